@@ -1,0 +1,54 @@
+#![doc = include_str!("../README.md")]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod aadsts;
+mod access_token;
+mod cache;
+mod clock;
+mod error;
+mod provider;
+mod resource;
+#[cfg(feature = "test-util")]
+pub mod test_util;
+
+#[cfg(feature = "client-credentials")]
+mod authority;
+#[cfg(feature = "client-credentials")]
+mod client_credentials;
+#[cfg(feature = "client-credentials")]
+mod credential;
+#[cfg(feature = "client-credentials")]
+pub mod env;
+#[cfg(feature = "client-credentials")]
+mod http_client;
+#[cfg(feature = "client-credentials")]
+mod managed_identity;
+#[cfg(feature = "client-credentials")]
+mod retry;
+#[cfg(feature = "client-credentials")]
+mod token_response;
+#[cfg(feature = "client-credentials")]
+mod transport_security;
+
+pub use aadsts::hint as aadsts_hint;
+pub use access_token::AccessToken;
+pub use cache::{RefreshPolicy, TokenCache};
+pub use clock::{Clock, SystemClock};
+pub use error::{
+    ConfigError, CredentialError, DecodeError, Error, ProviderError, Result, ServiceError, TransportError,
+};
+pub use provider::TokenProvider;
+pub use resource::Resource;
+/// Re-exported so that secrets can be held without depending on `secrecy` directly.
+pub use secrecy::{ExposeSecret, SecretString};
+
+#[cfg(feature = "client-credentials")]
+pub use authority::{AuthorityHost, Tenant, TokenEndpoint};
+#[cfg(feature = "client-credentials")]
+pub use client_credentials::{ClientCredentialsProvider, ClientCredentialsProviderBuilder};
+#[cfg(feature = "client-credentials")]
+pub use credential::{AssertionForm, ClientAssertion, ClientCertificate, ClientCredential, FederatedTokenFile};
+#[cfg(feature = "client-credentials")]
+pub use managed_identity::{ManagedIdentityProvider, ManagedIdentityProviderBuilder, UserAssignedId};
+#[cfg(feature = "client-credentials")]
+pub use retry::RetryPolicy;

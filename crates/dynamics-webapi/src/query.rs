@@ -1,0 +1,1 @@
+//! The typed OData query builder.

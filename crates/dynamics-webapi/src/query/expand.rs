@@ -1,0 +1,368 @@
+//! `$expand` items, with their nested query options.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::marker::PhantomData;
+
+use super::filter::Expr;
+use super::order::{OrderItem, render_order};
+use super::render::{Renderer, Result};
+use super::select::render_paths;
+use super::{Filter, NavMany, NavOne, OrderBy, Selection};
+
+/// One `$expand` item of entity `S`, ready to add to a [`Query`](super::Query) or a nested expand.
+///
+/// Made from a navigation property (expanded with all its columns) or from an [`ExpandOne`] or
+/// [`ExpandMany`] with nested options. Nested options are separated by `;` inside parentheses.
+///
+/// ```
+/// use dynamics_webapi::query::{Expand, Field, NavMany, NavOne, Query, Untyped, prelude::*};
+///
+/// struct Contact;
+/// const FULLNAME: Field<Contact, Option<String>> = Field::new("fullname");
+/// const PRIMARY_CONTACT: NavOne<Untyped, Contact> = NavOne::new("primarycontactid");
+/// const CONTACTS: NavMany<Untyped, Contact> = NavMany::new("contact_customer_accounts");
+///
+/// let query = Query::untyped("accounts")
+///     .expand(PRIMARY_CONTACT)
+///     .expand(CONTACTS.expand().select(FULLNAME).filter(FULLNAME.ne(None::<&str>)));
+/// assert_eq!(
+///     query.to_string(),
+///     "$expand=primarycontactid,contact_customer_accounts($select=fullname;$filter=fullname ne null)",
+/// );
+/// let item: Expand<Untyped> = PRIMARY_CONTACT.into();
+/// assert_eq!(item.to_string(), "primarycontactid");
+/// ```
+pub struct Expand<S> {
+    item: ExpandItem,
+    marker: PhantomData<fn() -> S>,
+}
+
+impl<S> Expand<S> {
+    fn new(item: ExpandItem) -> Self {
+        Self {
+            item,
+            marker: PhantomData,
+        }
+    }
+
+    pub(crate) fn into_item(self) -> ExpandItem {
+        self.item
+    }
+}
+
+/// The `$expand` of a single-valued navigation property from `S` to `T`, with a nested `$select`
+/// and `$expand` (Dataverse allows no `$filter`, `$orderby` or `$top` there).
+///
+/// Made by [`NavOne::expand`].
+///
+/// ```
+/// use dynamics_webapi::query::{Field, NavOne, Query, Untyped};
+///
+/// struct Contact;
+/// struct User;
+/// const FULLNAME: Field<Contact, String> = Field::new("fullname");
+/// const EMAIL: Field<Contact, Option<String>> = Field::new("emailaddress1");
+/// const USER_NAME: Field<User, String> = Field::new("fullname");
+/// const PRIMARY_CONTACT: NavOne<Untyped, Contact> = NavOne::new("primarycontactid");
+/// const OWNER: NavOne<Contact, User> = NavOne::new("owninguser");
+///
+/// let query = Query::untyped("accounts").expand(
+///     PRIMARY_CONTACT
+///         .expand()
+///         .select((FULLNAME, EMAIL))
+///         .expand(OWNER.expand().select(USER_NAME)),
+/// );
+/// assert_eq!(
+///     query.to_string(),
+///     "$expand=primarycontactid($select=fullname,emailaddress1;$expand=owninguser($select=fullname))",
+/// );
+/// ```
+pub struct ExpandOne<S, T> {
+    item: ExpandItem,
+    marker: PhantomData<fn() -> (S, T)>,
+}
+
+impl<S, T> ExpandOne<S, T> {
+    pub(crate) fn new(navigation: &'static str) -> Self {
+        Self {
+            item: ExpandItem::new(navigation),
+            marker: PhantomData,
+        }
+    }
+
+    /// Adds columns of `T` to the nested `$select`.
+    #[must_use]
+    pub fn select(mut self, columns: impl Selection<T>) -> Self {
+        columns.add_to(&mut self.item.select);
+        self
+    }
+
+    /// Adds a nested `$expand` of one of `T`'s navigation properties.
+    #[must_use]
+    pub fn expand(mut self, expand: impl Into<Expand<T>>) -> Self {
+        self.item.expand.push(expand.into().item);
+        self
+    }
+}
+
+/// The `$expand` of a collection-valued navigation property from `S` to `T`,
+/// with nested `$select`, `$filter`, `$orderby`, `$top` and `$expand`.
+///
+/// Made by [`NavMany::expand`].
+///
+/// ```
+/// use dynamics_webapi::query::{Field, NavMany, Query, Untyped, prelude::*};
+///
+/// struct Task;
+/// const SUBJECT: Field<Task, Option<String>> = Field::new("subject");
+/// const STATE: Field<Task, i32> = Field::new("statecode");
+/// const TASKS: NavMany<Untyped, Task> = NavMany::new("Account_Tasks");
+///
+/// let query = Query::untyped("accounts").select("name").expand(
+///     TASKS
+///         .expand()
+///         .select(SUBJECT)
+///         .filter(STATE.eq(0))
+///         .filter(SUBJECT.contains("call"))
+///         .order_by(SUBJECT.desc())
+///         .top(3),
+/// );
+/// assert_eq!(
+///     query.to_string(),
+///     "$select=name&$expand=Account_Tasks($select=subject;$filter=statecode eq 0 and contains(subject,'call');$orderby=subject desc;$top=3)",
+/// );
+/// ```
+pub struct ExpandMany<S, T> {
+    item: ExpandItem,
+    marker: PhantomData<fn() -> (S, T)>,
+}
+
+impl<S, T> ExpandMany<S, T> {
+    pub(crate) fn new(navigation: &'static str) -> Self {
+        Self {
+            item: ExpandItem::new(navigation),
+            marker: PhantomData,
+        }
+    }
+
+    /// Adds columns of `T` to the nested `$select`.
+    #[must_use]
+    pub fn select(mut self, columns: impl Selection<T>) -> Self {
+        columns.add_to(&mut self.item.select);
+        self
+    }
+
+    /// Sets the nested `$filter`; called again, the filters are joined with `and`.
+    #[must_use]
+    pub fn filter(mut self, filter: impl Into<Option<Filter<T>>>) -> Self {
+        if let Some(filter) = filter.into() {
+            Expr::and_into(&mut self.item.filter, filter.into_expr());
+        }
+        self
+    }
+
+    /// Adds an item to the nested `$orderby`.
+    #[must_use]
+    pub fn order_by(mut self, order: OrderBy<T>) -> Self {
+        self.item.order.push(order.into_item());
+        self
+    }
+
+    /// Sets the nested `$top`; 0 is an error when the query renders.
+    #[must_use]
+    pub fn top(mut self, top: u32) -> Self {
+        self.item.top = Some(top);
+        self
+    }
+
+    /// Adds a nested `$expand` of one of `T`'s navigation properties.
+    #[must_use]
+    pub fn expand(mut self, expand: impl Into<Expand<T>>) -> Self {
+        self.item.expand.push(expand.into().item);
+        self
+    }
+}
+
+impl<S, T> From<NavOne<S, T>> for Expand<S> {
+    fn from(navigation: NavOne<S, T>) -> Self {
+        Self::new(ExpandItem::new(navigation.name()))
+    }
+}
+
+impl<S, T> From<NavMany<S, T>> for Expand<S> {
+    fn from(navigation: NavMany<S, T>) -> Self {
+        Self::new(ExpandItem::new(navigation.name()))
+    }
+}
+
+impl<S, T> From<ExpandOne<S, T>> for Expand<S> {
+    fn from(expand: ExpandOne<S, T>) -> Self {
+        Self::new(expand.item)
+    }
+}
+
+impl<S, T> From<ExpandMany<S, T>> for Expand<S> {
+    fn from(expand: ExpandMany<S, T>) -> Self {
+        Self::new(expand.item)
+    }
+}
+
+macro_rules! expand_traits {
+    ($($name:ident<$($param:ident),+>),+) => {$(
+        impl<$($param),+> Clone for $name<$($param),+> {
+            fn clone(&self) -> Self {
+                Self {
+                    item: self.item.clone(),
+                    marker: PhantomData,
+                }
+            }
+        }
+
+        impl<$($param),+> fmt::Debug for $name<$($param),+> {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.debug_tuple(stringify!($name)).field(&self.item.to_string()).finish()
+            }
+        }
+
+        impl<$($param),+> fmt::Display for $name<$($param),+> {
+            /// The unencoded `$expand` item, without checking names.
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Display::fmt(&self.item, f)
+            }
+        }
+    )+};
+}
+
+expand_traits!(Expand<S>, ExpandOne<S, T>, ExpandMany<S, T>);
+
+/// A type-erased `$expand` item.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct ExpandItem {
+    navigation: &'static str,
+    select: Vec<Cow<'static, str>>,
+    filter: Option<Expr>,
+    order: Vec<OrderItem>,
+    top: Option<u32>,
+    expand: Vec<ExpandItem>,
+}
+
+impl ExpandItem {
+    fn new(navigation: &'static str) -> Self {
+        Self {
+            navigation,
+            select: Vec::new(),
+            filter: None,
+            order: Vec::new(),
+            top: None,
+            expand: Vec::new(),
+        }
+    }
+
+    fn render(&self, renderer: &mut Renderer) -> Result {
+        renderer.path(None, self.navigation)?;
+        let mut separator = '(';
+        let mut option = |renderer: &mut Renderer, name: &str| {
+            renderer.push_char(separator);
+            renderer.push(name);
+            separator = ';';
+        };
+        if !self.select.is_empty() {
+            option(renderer, "$select=");
+            render_paths(&self.select, renderer)?;
+        }
+        if let Some(filter) = &self.filter {
+            option(renderer, "$filter=");
+            filter.render(renderer, None)?;
+        }
+        if !self.order.is_empty() {
+            option(renderer, "$orderby=");
+            render_order(&self.order, renderer)?;
+        }
+        if let Some(top) = self.top {
+            option(renderer, "$top=");
+            renderer.top(top)?;
+        }
+        if !self.expand.is_empty() {
+            option(renderer, "$expand=");
+            render_expand(&self.expand, renderer)?;
+        }
+        if separator == ';' {
+            renderer.push_char(')');
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for ExpandItem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut renderer = Renderer::lenient();
+        // A lenient renderer never fails.
+        let _ = self.render(&mut renderer);
+        f.write_str(&renderer.finish())
+    }
+}
+
+/// Renders `a,b(...)`.
+pub(crate) fn render_expand(items: &[ExpandItem], renderer: &mut Renderer) -> Result {
+    for (index, item) in items.iter().enumerate() {
+        if index > 0 {
+            renderer.push_char(',');
+        }
+        item.render(renderer)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Expand, render_expand};
+    use crate::query::prelude::*;
+    use crate::query::render::Renderer;
+    use crate::query::{Field, NavMany, NavOne, QueryErrorKind, Untyped};
+
+    struct Task;
+    const TASKS: NavMany<Untyped, Task> = NavMany::new("Account_Tasks");
+    const SUBJECT: Field<Task, String> = Field::new("subject");
+
+    fn strict(expand: impl Into<Expand<Untyped>>) -> Result<String, crate::query::QueryError> {
+        let mut renderer = Renderer::strict();
+        render_expand(&[expand.into().into_item()], &mut renderer)?;
+        Ok(renderer.finish())
+    }
+
+    #[test]
+    fn renders_options_in_a_fixed_order() {
+        let expand = TASKS
+            .expand()
+            .top(2)
+            .order_by(SUBJECT.asc())
+            .filter(SUBJECT.ne("x"))
+            .select(SUBJECT);
+        assert_eq!(
+            strict(expand).unwrap(),
+            "Account_Tasks($select=subject;$filter=subject ne 'x';$orderby=subject asc;$top=2)"
+        );
+    }
+
+    #[test]
+    fn a_nested_top_of_zero_is_an_error() {
+        let error = strict(TASKS.expand().top(0)).unwrap_err();
+        assert_eq!(error.kind(), QueryErrorKind::InvalidTop);
+    }
+
+    #[test]
+    fn a_nested_bad_name_is_an_error() {
+        let bad: NavOne<Untyped, Untyped> = NavOne::new("primary contact");
+        assert_eq!(strict(bad).unwrap_err().kind(), QueryErrorKind::InvalidName);
+        assert_eq!(
+            strict(TASKS.expand().select("a b")).unwrap_err().kind(),
+            QueryErrorKind::InvalidName
+        );
+    }
+
+    #[test]
+    fn none_filter_adds_nothing() {
+        assert_eq!(strict(TASKS.expand().filter(None)).unwrap(), "Account_Tasks");
+    }
+}
