@@ -10,6 +10,7 @@ use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Shared};
 
 use crate::clock::{Clock, SystemClock};
+use crate::resource::ResourceHasher;
 use crate::{AccessToken, Error, Resource, Result, TokenProvider};
 
 /// Caches tokens per resource in front of any [`TokenProvider`], and refreshes them before they expire.
@@ -73,9 +74,9 @@ struct Inner {
     clock: Arc<dyn Clock>,
     policy: RefreshPolicy,
     /// The read path: one read lock, one lookup, one clone.
-    tokens: RwLock<HashMap<Resource, Cached>>,
+    tokens: RwLock<HashMap<Resource, Cached, ResourceHasher>>,
     /// Refreshes in flight and failed-refresh back-offs. Lock order: `flights`, then `tokens`.
-    flights: Mutex<HashMap<Resource, Flight>>,
+    flights: Mutex<HashMap<Resource, Flight, ResourceHasher>>,
 }
 
 struct Cached {
@@ -116,8 +117,8 @@ impl TokenCache {
                 provider,
                 clock,
                 policy,
-                tokens: RwLock::new(HashMap::new()),
-                flights: Mutex::new(HashMap::new()),
+                tokens: RwLock::new(HashMap::default()),
+                flights: Mutex::new(HashMap::default()),
             }),
         }
     }
@@ -222,7 +223,7 @@ impl Inner {
 impl TokenProvider for TokenCache {
     async fn token(&self, resource: &Resource) -> Result<AccessToken> {
         let inner = &self.inner;
-        match inner.lookup(resource, inner.clock.now()) {
+        match inner.lookup(resource, inner.clock.now_coarse()) {
             Lookup::Fresh(token) => Ok(token),
             Lookup::Refreshing(_) | Lookup::Missing => match inner.join_or_start(resource) {
                 Join::Ready(token) => Ok(token),

@@ -146,6 +146,9 @@ impl ClientCredentialsProviderBuilder {
     }
 
     /// The reqwest client to send with (default: a rustls client that follows no redirects).
+    ///
+    /// # Security
+    /// Configure it not to follow redirects: a redirected token request would carry the credential to another host.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http = Some(client);
         self
@@ -346,7 +349,12 @@ impl TokenProvider for ClientCredentialsProvider {
             outcome = tracing::field::Empty,
         );
         async move {
-            let result = inner.retry.run(&*inner.clock, |attempt| inner.request_once(resource, attempt)).await;
+            let result = inner
+                .retry
+                .run(&*inner.clock, |attempt| {
+                    inner.request_once(resource, attempt).instrument(tracing::debug_span!("aad_auth.attempt", attempt))
+                })
+                .await;
             let outcome = match &result {
                 Ok(_) => "acquired",
                 Err(error) if error.is_config() => "configuration error",

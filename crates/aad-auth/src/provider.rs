@@ -1,6 +1,8 @@
 //! The `TokenProvider` trait that joins token sources to the clients that need tokens.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -46,10 +48,19 @@ pub trait TokenProvider: Send + Sync + fmt::Debug {
     }
 }
 
-#[async_trait]
+/// The future [`TokenProvider::token`] returns, as `async_trait` spells it.
+type TokenFuture<'a> = Pin<Box<dyn Future<Output = Result<AccessToken>> + Send + 'a>>;
+
+// The forwarding impls hand back the inner provider's future as it is: written with `#[async_trait]`,
+// they would box a second future around it on every call.
 impl<P: TokenProvider + ?Sized> TokenProvider for Arc<P> {
-    async fn token(&self, resource: &Resource) -> Result<AccessToken> {
-        (**self).token(resource).await
+    fn token<'life0, 'life1, 'async_trait>(&'life0 self, resource: &'life1 Resource) -> TokenFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).token(resource)
     }
 
     fn invalidate(&self, resource: &Resource, rejected: &AccessToken) {
@@ -57,10 +68,14 @@ impl<P: TokenProvider + ?Sized> TokenProvider for Arc<P> {
     }
 }
 
-#[async_trait]
 impl<P: TokenProvider + ?Sized> TokenProvider for Box<P> {
-    async fn token(&self, resource: &Resource) -> Result<AccessToken> {
-        (**self).token(resource).await
+    fn token<'life0, 'life1, 'async_trait>(&'life0 self, resource: &'life1 Resource) -> TokenFuture<'async_trait>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        (**self).token(resource)
     }
 
     fn invalidate(&self, resource: &Resource, rejected: &AccessToken) {

@@ -1,6 +1,7 @@
 //! The resource a token is for.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
@@ -23,8 +24,12 @@ use crate::error::{Error, Result};
 /// assert_eq!(Resource::from_scope("https://graph.microsoft.com/.default")?.as_str(), "https://graph.microsoft.com");
 /// # Ok::<(), aad_auth::Error>(())
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Resource(Arc<str>);
+#[derive(Clone)]
+pub struct Resource {
+    uri: Arc<str>,
+    /// The URI's hash, computed once, so that a cache lookup does not hash the text again.
+    hash: u64,
+}
 
 const DEFAULT_SCOPE_SUFFIX: &str = "/.default";
 
@@ -62,7 +67,9 @@ impl Resource {
                 ),
             ));
         }
-        Ok(Self(Arc::from(uri)))
+        let mut hasher = std::hash::DefaultHasher::new();
+        uri.hash(&mut hasher);
+        Ok(Self { uri: Arc::from(uri), hash: hasher.finish() })
     }
 
     /// A resource from a v2 scope of the form `<resource>/.default`.
@@ -84,32 +91,82 @@ impl Resource {
 
     /// The resource URI as given.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.uri
     }
 
     /// The v2 scope for this resource: the URI followed by `/.default`.
     pub fn default_scope(&self) -> String {
-        format!("{}{DEFAULT_SCOPE_SUFFIX}", self.0)
+        format!("{}{DEFAULT_SCOPE_SUFFIX}", self.uri)
+    }
+}
+
+impl PartialEq for Resource {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.uri, &other.uri) || (self.hash == other.hash && self.uri == other.uri)
+    }
+}
+
+impl Eq for Resource {}
+
+impl Hash for Resource {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl PartialOrd for Resource {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Resource {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.uri.cmp(&other.uri)
     }
 }
 
 impl fmt::Debug for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&*self.0, f)
+        fmt::Debug::fmt(&*self.uri, f)
     }
 }
 
 impl fmt::Display for Resource {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.uri)
     }
 }
 
 impl AsRef<str> for Resource {
     fn as_ref(&self) -> &str {
-        &self.0
+        &self.uri
     }
 }
+
+/// A hasher for keys that already carry their hash ([`Resource`]): it passes the `u64` through.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PrehashedHasher(u64);
+
+impl Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached if a key hashes more than its precomputed u64; fold the bytes in.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
+}
+
+/// The `BuildHasher` for maps keyed by [`Resource`].
+pub(crate) type ResourceHasher = std::hash::BuildHasherDefault<PrehashedHasher>;
 
 impl std::str::FromStr for Resource {
     type Err = Error;

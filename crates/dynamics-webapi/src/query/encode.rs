@@ -82,10 +82,7 @@ mod tests {
             ("é", "%C3%A9"),
             ("東", "%E6%9D%B1"),
             ("😀", "%F0%9F%98%80"),
-            (
-                "name eq 'O''Neil & Sons #1'",
-                "name%20eq%20%27O%27%27Neil%20%26%20Sons%20%231%27",
-            ),
+            ("name eq 'O''Neil & Sons #1'", "name%20eq%20%27O%27%27Neil%20%26%20Sons%20%231%27"),
         ];
         for (input, expected) in cases {
             assert_eq!(encode_query_value(input), expected, "encoding {input:?}");
@@ -96,11 +93,7 @@ mod tests {
     fn the_url_crate_leaves_an_encoded_query_unchanged() {
         let query = Query::untyped("accounts")
             .select(["name", "revenue"])
-            .filter(
-                RawField::new("name")
-                    .eq("a'b&c#d+e%f/g?h i=j[k]\"l<m>n{o}é東")
-                    .and(RawField::new("revenue").gt(5)),
-            )
+            .filter(RawField::new("name").eq("a'b&c#d+e%f/g?h i=j[k]\"l<m>n{o}é東").and(RawField::new("revenue").gt(5)))
             .to_query_string()
             .unwrap();
         let mut url = url::Url::parse("https://org.crm.dynamics.com/api/data/v9.2/accounts").unwrap();

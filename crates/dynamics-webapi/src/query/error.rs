@@ -28,11 +28,7 @@ pub struct QueryError {
 
 impl QueryError {
     pub(crate) fn new(kind: QueryErrorKind, input: &str, message: String) -> Self {
-        Self {
-            kind,
-            input: input.to_owned(),
-            message,
-        }
+        Self { kind, input: input.to_owned(), message }
     }
 
     /// What kind of mistake the query holds.
@@ -104,11 +100,7 @@ mod tests {
 
     #[test]
     fn display_is_the_message_and_accessors_keep_the_input() {
-        let error = QueryError::new(
-            QueryErrorKind::InvalidName,
-            "a b",
-            "invalid alias `a b`".to_owned(),
-        );
+        let error = QueryError::new(QueryErrorKind::InvalidName, "a b", "invalid alias `a b`".to_owned());
         assert_eq!(error.to_string(), "invalid alias `a b`");
         assert_eq!(error.input(), "a b");
         assert_eq!(error.kind(), QueryErrorKind::InvalidName);

@@ -25,7 +25,7 @@ use super::{Filter, NavMany, NavOne, OrderBy, Selection};
 ///
 /// let query = Query::untyped("accounts")
 ///     .expand(PRIMARY_CONTACT)
-///     .expand(CONTACTS.expand().select(FULLNAME).filter(FULLNAME.ne(None::<&str>)));
+///     .expand(CONTACTS.expand().select(FULLNAME).filter(FULLNAME.is_not_null()));
 /// assert_eq!(
 ///     query.to_string(),
 ///     "$expand=primarycontactid,contact_customer_accounts($select=fullname;$filter=fullname ne null)",
@@ -33,6 +33,7 @@ use super::{Filter, NavMany, NavOne, OrderBy, Selection};
 /// let item: Expand<Untyped> = PRIMARY_CONTACT.into();
 /// assert_eq!(item.to_string(), "primarycontactid");
 /// ```
+#[must_use]
 pub struct Expand<S> {
     item: ExpandItem,
     marker: PhantomData<fn() -> S>,
@@ -40,10 +41,7 @@ pub struct Expand<S> {
 
 impl<S> Expand<S> {
     fn new(item: ExpandItem) -> Self {
-        Self {
-            item,
-            marker: PhantomData,
-        }
+        Self { item, marker: PhantomData }
     }
 
     pub(crate) fn into_item(self) -> ExpandItem {
@@ -78,6 +76,7 @@ impl<S> Expand<S> {
 ///     "$expand=primarycontactid($select=fullname,emailaddress1;$expand=owninguser($select=fullname))",
 /// );
 /// ```
+#[must_use]
 pub struct ExpandOne<S, T> {
     item: ExpandItem,
     marker: PhantomData<fn() -> (S, T)>,
@@ -85,21 +84,16 @@ pub struct ExpandOne<S, T> {
 
 impl<S, T> ExpandOne<S, T> {
     pub(crate) fn new(navigation: &'static str) -> Self {
-        Self {
-            item: ExpandItem::new(navigation),
-            marker: PhantomData,
-        }
+        Self { item: ExpandItem::new(navigation), marker: PhantomData }
     }
 
     /// Adds columns of `T` to the nested `$select`.
-    #[must_use]
     pub fn select(mut self, columns: impl Selection<T>) -> Self {
         columns.add_to(&mut self.item.select);
         self
     }
 
     /// Adds a nested `$expand` of one of `T`'s navigation properties.
-    #[must_use]
     pub fn expand(mut self, expand: impl Into<Expand<T>>) -> Self {
         self.item.expand.push(expand.into().item);
         self
@@ -133,6 +127,7 @@ impl<S, T> ExpandOne<S, T> {
 ///     "$select=name&$expand=Account_Tasks($select=subject;$filter=statecode eq 0 and contains(subject,'call');$orderby=subject desc;$top=3)",
 /// );
 /// ```
+#[must_use]
 pub struct ExpandMany<S, T> {
     item: ExpandItem,
     marker: PhantomData<fn() -> (S, T)>,
@@ -140,21 +135,16 @@ pub struct ExpandMany<S, T> {
 
 impl<S, T> ExpandMany<S, T> {
     pub(crate) fn new(navigation: &'static str) -> Self {
-        Self {
-            item: ExpandItem::new(navigation),
-            marker: PhantomData,
-        }
+        Self { item: ExpandItem::new(navigation), marker: PhantomData }
     }
 
     /// Adds columns of `T` to the nested `$select`.
-    #[must_use]
     pub fn select(mut self, columns: impl Selection<T>) -> Self {
         columns.add_to(&mut self.item.select);
         self
     }
 
     /// Sets the nested `$filter`; called again, the filters are joined with `and`.
-    #[must_use]
     pub fn filter(mut self, filter: impl Into<Option<Filter<T>>>) -> Self {
         if let Some(filter) = filter.into() {
             Expr::and_into(&mut self.item.filter, filter.into_expr());
@@ -163,21 +153,18 @@ impl<S, T> ExpandMany<S, T> {
     }
 
     /// Adds an item to the nested `$orderby`.
-    #[must_use]
     pub fn order_by(mut self, order: OrderBy<T>) -> Self {
         self.item.order.push(order.into_item());
         self
     }
 
     /// Sets the nested `$top`; 0 is an error when the query renders.
-    #[must_use]
     pub fn top(mut self, top: u32) -> Self {
         self.item.top = Some(top);
         self
     }
 
     /// Adds a nested `$expand` of one of `T`'s navigation properties.
-    #[must_use]
     pub fn expand(mut self, expand: impl Into<Expand<T>>) -> Self {
         self.item.expand.push(expand.into().item);
         self
@@ -249,14 +236,7 @@ pub(crate) struct ExpandItem {
 
 impl ExpandItem {
     fn new(navigation: &'static str) -> Self {
-        Self {
-            navigation,
-            select: Vec::new(),
-            filter: None,
-            order: Vec::new(),
-            top: None,
-            expand: Vec::new(),
-        }
+        Self { navigation, select: Vec::new(), filter: None, order: Vec::new(), top: None, expand: Vec::new() }
     }
 
     fn render(&self, renderer: &mut Renderer) -> Result {
@@ -333,12 +313,7 @@ mod tests {
 
     #[test]
     fn renders_options_in_a_fixed_order() {
-        let expand = TASKS
-            .expand()
-            .top(2)
-            .order_by(SUBJECT.asc())
-            .filter(SUBJECT.ne("x"))
-            .select(SUBJECT);
+        let expand = TASKS.expand().top(2).order_by(SUBJECT.asc()).filter(SUBJECT.ne("x")).select(SUBJECT);
         assert_eq!(
             strict(expand).unwrap(),
             "Account_Tasks($select=subject;$filter=subject ne 'x';$orderby=subject asc;$top=2)"
@@ -355,10 +330,7 @@ mod tests {
     fn a_nested_bad_name_is_an_error() {
         let bad: NavOne<Untyped, Untyped> = NavOne::new("primary contact");
         assert_eq!(strict(bad).unwrap_err().kind(), QueryErrorKind::InvalidName);
-        assert_eq!(
-            strict(TASKS.expand().select("a b")).unwrap_err().kind(),
-            QueryErrorKind::InvalidName
-        );
+        assert_eq!(strict(TASKS.expand().select("a b")).unwrap_err().kind(), QueryErrorKind::InvalidName);
     }
 
     #[test]

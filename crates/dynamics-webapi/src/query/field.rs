@@ -86,7 +86,7 @@ pub enum Untyped {}
 ///
 /// A text column cannot be compared with a number:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use dynamics_webapi::query::{Field, Untyped, prelude::*};
 ///
 /// const NAME: Field<Untyped, Option<String>> = Field::new("name");
@@ -107,10 +107,7 @@ impl<E, T> Field<E, T> {
     /// assert_eq!(NAME.name(), "name");
     /// ```
     pub const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            marker: PhantomData,
-        }
+        Self { name, marker: PhantomData }
     }
 
     /// The column's logical name.
@@ -172,7 +169,7 @@ impl<E, T: FieldType> Column for Field<E, T> {
 ///
 /// A GUID lookup cannot be compared with a string:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use dynamics_webapi::query::{Lookup, Untyped, prelude::*};
 ///
 /// const PARENT: Lookup<Untyped> = Lookup::new("parentaccountid");
@@ -193,10 +190,7 @@ impl<E> Lookup<E> {
     /// assert_eq!(OWNER.name(), "ownerid");
     /// ```
     pub const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            marker: PhantomData,
-        }
+        Self { name, marker: PhantomData }
     }
 
     /// The lookup's logical name.
@@ -270,10 +264,7 @@ impl<E> RawField<E> {
     /// assert_eq!(RawField::<Untyped>::new(String::from("name")).path(), "name");
     /// ```
     pub fn new(name: impl Into<Cow<'static, str>>) -> Self {
-        Self {
-            name: name.into(),
-            marker: PhantomData,
-        }
+        Self { name: name.into(), marker: PhantomData }
     }
 }
 
@@ -320,11 +311,7 @@ pub struct Related<S, C> {
 
 impl<S, C> Related<S, C> {
     pub(crate) fn new(navigation: &'static str, column: C) -> Self {
-        Self {
-            navigation,
-            column,
-            marker: PhantomData,
-        }
+        Self { navigation, column, marker: PhantomData }
     }
 }
 
@@ -338,10 +325,7 @@ impl<S, C: Copy> Copy for Related<S, C> {}
 
 impl<S, C: fmt::Debug> fmt::Debug for Related<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Related")
-            .field("navigation", &self.navigation)
-            .field("column", &self.column)
-            .finish()
+        f.debug_struct("Related").field("navigation", &self.navigation).field("column", &self.column).finish()
     }
 }
 

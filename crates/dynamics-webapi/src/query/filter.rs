@@ -37,7 +37,7 @@ use super::{Literal, QueryErrorKind};
 ///
 /// A filter over one entity does not fit a query of another:
 ///
-/// ```compile_fail
+/// ```compile_fail,E0277
 /// use dynamics_webapi::entity::Entity;
 /// use dynamics_webapi::query::{Field, Query, prelude::*};
 ///
@@ -52,6 +52,7 @@ use super::{Literal, QueryErrorKind};
 ///
 /// let _ = Query::<Account>::new().filter(FULLNAME.eq("x"));
 /// ```
+#[must_use]
 pub struct Filter<E> {
     expr: Expr,
     marker: PhantomData<fn() -> E>,
@@ -59,10 +60,7 @@ pub struct Filter<E> {
 
 impl<E> Filter<E> {
     pub(crate) fn from_expr(expr: Expr) -> Self {
-        Self {
-            expr,
-            marker: PhantomData,
-        }
+        Self { expr, marker: PhantomData }
     }
 
     pub(crate) fn into_expr(self) -> Expr {
@@ -74,11 +72,7 @@ impl<E> Filter<E> {
     }
 
     pub(crate) fn text(function: TextFunction, path: Cow<'static, str>, value: Literal) -> Self {
-        Self::from_expr(Expr::Text {
-            function,
-            path,
-            value,
-        })
+        Self::from_expr(Expr::Text { function, path, value })
     }
 
     /// Filter text written by hand, used as it is: the escape hatch for anything the builder lacks.
@@ -107,7 +101,6 @@ impl<E> Filter<E> {
     /// const A: Field<Untyped, i32> = Field::new("a");
     /// assert_eq!(A.gt(1).and(A.lt(5)).and(A.ne(3)).to_string(), "a gt 1 and a lt 5 and a ne 3");
     /// ```
-    #[must_use]
     pub fn and(self, other: Self) -> Self {
         Self::from_expr(Expr::join(Junction::And, self.expr, other.expr))
     }
@@ -121,7 +114,6 @@ impl<E> Filter<E> {
     /// assert_eq!(A.eq(1).or(A.eq(2).and(A.ne(3))).to_string(), "a eq 1 or a eq 2 and a ne 3");
     /// assert_eq!(A.eq(1).or(A.eq(2)).and(A.ne(3)).to_string(), "(a eq 1 or a eq 2) and a ne 3");
     /// ```
-    #[must_use]
     pub fn or(self, other: Self) -> Self {
         Self::from_expr(Expr::join(Junction::Or, self.expr, other.expr))
     }
@@ -307,16 +299,8 @@ impl Lambda {
 /// The expression tree behind [`Filter`], shared by `$filter`, nested `$filter` and `$apply`.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Expr {
-    Compare {
-        path: Cow<'static, str>,
-        op: CompareOp,
-        value: Literal,
-    },
-    Text {
-        function: TextFunction,
-        path: Cow<'static, str>,
-        value: Literal,
-    },
+    Compare { path: Cow<'static, str>, op: CompareOp, value: Literal },
+    Text { function: TextFunction, path: Cow<'static, str>, value: Literal },
     Lambda(Box<Lambda>),
     Function(Box<FunctionCall>),
     And(Vec<Expr>),
@@ -382,11 +366,7 @@ impl Expr {
                 renderer.push_char(' ');
                 renderer.display(value);
             }
-            Self::Text {
-                function,
-                path,
-                value,
-            } => {
+            Self::Text { function, path, value } => {
                 renderer.push(function.as_str());
                 renderer.push_char('(');
                 renderer.path(scope, path)?;
@@ -403,12 +383,9 @@ impl Expr {
                 inner.render_operand(precedence::NOT, renderer, scope)?;
             }
             Self::Raw(text) => {
-                renderer.check(
-                    !text.trim().is_empty(),
-                    QueryErrorKind::EmptyText,
-                    text,
-                    || "empty raw filter".to_owned(),
-                )?;
+                renderer.check(!text.trim().is_empty(), QueryErrorKind::EmptyText, text, || {
+                    "empty raw filter".to_owned()
+                })?;
                 renderer.push(text);
             }
         }
@@ -473,10 +450,7 @@ mod tests {
             (!(a.clone().and(b.clone())), "not (a eq 1 and b eq 2)"),
             (!(a.clone().or(b.clone())), "not (a eq 1 or b eq 2)"),
             (!a.clone() & !b.clone(), "not (a eq 1) and not (b eq 2)"),
-            (
-                (a.clone() | b.clone()) & (c.clone() | a.clone()),
-                "(a eq 1 or b eq 2) and (c eq 3 or a eq 1)",
-            ),
+            ((a.clone() | b.clone()) & (c.clone() | a.clone()), "(a eq 1 or b eq 2) and (c eq 3 or a eq 1)"),
             (Filter::raw("x eq 1 or y eq 2").and(a.clone()), "(x eq 1 or y eq 2) and a eq 1"),
             (Filter::raw("x eq 1").or(a.clone()), "(x eq 1) or a eq 1"),
             (!Filter::raw("x eq 1"), "not (x eq 1)"),

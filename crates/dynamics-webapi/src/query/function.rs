@@ -41,6 +41,7 @@ const NAMESPACE: &str = "Microsoft.Dynamics.CRM.";
 ///     "Microsoft.Dynamics.CRM.NotIn(PropertyName='statuscode',PropertyValues=['1','2'])",
 /// );
 /// ```
+#[must_use]
 pub struct QueryFunction<E> {
     call: FunctionCall,
     marker: PhantomData<fn() -> E>,
@@ -61,11 +62,7 @@ impl<E> QueryFunction<E> {
     /// ```
     pub fn new<C: Column<Entity = E>>(name: impl Into<Cow<'static, str>>, column: C) -> Self {
         Self {
-            call: FunctionCall {
-                name: name.into(),
-                property: column.attribute(),
-                parameters: Vec::new(),
-            },
+            call: FunctionCall { name: name.into(), property: column.attribute(), parameters: Vec::new() },
             marker: PhantomData,
         }
     }
@@ -82,7 +79,6 @@ impl<E> QueryFunction<E> {
     ///     "Microsoft.Dynamics.CRM.OlderThanXHours(PropertyName='modifiedon',PropertyValue=12)",
     /// );
     /// ```
-    #[must_use]
     pub fn value(self, value: impl Into<Literal>) -> Self {
         self.parameter("PropertyValue", value)
     }
@@ -99,12 +95,9 @@ impl<E> QueryFunction<E> {
     ///     "Microsoft.Dynamics.CRM.Between(PropertyName='numberofemployees',PropertyValues=['5','50'])",
     /// );
     /// ```
-    #[must_use]
     pub fn values(mut self, values: impl IntoIterator<Item = impl Into<Literal>>) -> Self {
         let values = values.into_iter().map(Into::into).collect();
-        self.call
-            .parameters
-            .push((Cow::Borrowed("PropertyValues"), Argument::Many(values)));
+        self.call.parameters.push((Cow::Borrowed("PropertyValues"), Argument::Many(values)));
         self
     }
 
@@ -123,11 +116,8 @@ impl<E> QueryFunction<E> {
     ///     "Microsoft.Dynamics.CRM.InFiscalPeriodAndYear(PropertyName='estimatedclosedate',PropertyValue1=3,PropertyValue2=2024)",
     /// );
     /// ```
-    #[must_use]
     pub fn parameter(mut self, name: impl Into<Cow<'static, str>>, value: impl Into<Literal>) -> Self {
-        self.call
-            .parameters
-            .push((name.into(), Argument::One(value.into())));
+        self.call.parameters.push((name.into(), Argument::One(value.into())));
         self
     }
 }
@@ -140,10 +130,7 @@ impl<E> From<QueryFunction<E>> for Filter<E> {
 
 impl<E> Clone for QueryFunction<E> {
     fn clone(&self) -> Self {
-        Self {
-            call: self.call.clone(),
-            marker: PhantomData,
-        }
+        Self { call: self.call.clone(), marker: PhantomData }
     }
 }
 
@@ -169,11 +156,7 @@ pub(crate) struct FunctionCall {
 
 impl FunctionCall {
     /// A call with `PropertyName` and, when given, one more parameter.
-    pub(crate) fn with(
-        name: &'static str,
-        property: Cow<'static, str>,
-        value: Option<FunctionValue>,
-    ) -> Self {
+    pub(crate) fn with(name: &'static str, property: Cow<'static, str>, value: Option<FunctionValue>) -> Self {
         let parameters = match value {
             None => Vec::new(),
             Some(FunctionValue::One(value)) => {
@@ -183,11 +166,7 @@ impl FunctionCall {
                 vec![(Cow::Borrowed("PropertyValues"), Argument::Many(values))]
             }
         };
-        Self {
-            name: Cow::Borrowed(name),
-            property,
-            parameters,
-        }
+        Self { name: Cow::Borrowed(name), property, parameters }
     }
 
     pub(crate) fn render(&self, renderer: &mut Renderer, scope: Option<&str>) -> Result {
@@ -249,9 +228,8 @@ mod tests {
 
     #[test]
     fn renders_values_as_given() {
-        let filter: Filter<Untyped> = QueryFunction::new("In", NAME)
-            .values([Literal::from("O'Neil"), Literal::from("A&B")])
-            .into();
+        let filter: Filter<Untyped> =
+            QueryFunction::new("In", NAME).values([Literal::from("O'Neil"), Literal::from("A&B")]).into();
         assert_eq!(
             strict(&filter).unwrap(),
             "Microsoft.Dynamics.CRM.In(PropertyName='name',PropertyValues=['O''Neil','A&B'])"
@@ -279,20 +257,10 @@ mod tests {
         let call = FunctionCall::with("Today", "createdon".into(), None);
         let mut renderer = Renderer::strict();
         Expr::Function(Box::new(call)).render(&mut renderer, Some("c")).unwrap();
-        assert_eq!(
-            renderer.finish(),
-            "Microsoft.Dynamics.CRM.Today(PropertyName='c/createdon')"
-        );
-        let call = FunctionCall::with(
-            "Under",
-            "accountid".into(),
-            Some(FunctionValue::One(Literal::from("x"))),
-        );
+        assert_eq!(renderer.finish(), "Microsoft.Dynamics.CRM.Today(PropertyName='c/createdon')");
+        let call = FunctionCall::with("Under", "accountid".into(), Some(FunctionValue::One(Literal::from("x"))));
         let mut renderer = Renderer::strict();
         call.render(&mut renderer, None).unwrap();
-        assert_eq!(
-            renderer.finish(),
-            "Microsoft.Dynamics.CRM.Under(PropertyName='accountid',PropertyValue='x')"
-        );
+        assert_eq!(renderer.finish(), "Microsoft.Dynamics.CRM.Under(PropertyName='accountid',PropertyValue='x')");
     }
 }

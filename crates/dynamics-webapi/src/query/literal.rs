@@ -1,7 +1,7 @@
 //! OData literals: values written into a URL, formatted per Edm type.
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use rust_decimal::Decimal;
 use time::{Date, OffsetDateTime, Time, UtcOffset};
@@ -143,23 +143,11 @@ fn write_date(f: &mut impl fmt::Write, date: Date) -> fmt::Result {
     if year < 0 {
         f.write_char('-')?;
     }
-    write!(
-        f,
-        "{:04}-{:02}-{:02}",
-        year.unsigned_abs(),
-        u8::from(date.month()),
-        date.day()
-    )
+    write!(f, "{:04}-{:02}-{:02}", year.unsigned_abs(), u8::from(date.month()), date.day())
 }
 
 fn write_time(f: &mut impl fmt::Write, time: Time) -> fmt::Result {
-    write!(
-        f,
-        "{:02}:{:02}:{:02}",
-        time.hour(),
-        time.minute(),
-        time.second()
-    )?;
+    write!(f, "{:02}:{:02}:{:02}", time.hour(), time.minute(), time.second())?;
     let nanos = time.nanosecond();
     if nanos != 0 {
         let digits = format!("{nanos:09}");
@@ -188,12 +176,7 @@ fn write_date_time(f: &mut impl fmt::Write, value: OffsetDateTime) -> fmt::Resul
 
 fn write_offset(f: &mut impl fmt::Write, offset: UtcOffset) -> fmt::Result {
     let sign = if offset.is_negative() { '-' } else { '+' };
-    write!(
-        f,
-        "{sign}{:02}:{:02}",
-        offset.whole_hours().unsigned_abs(),
-        offset.minutes_past_hour().unsigned_abs()
-    )
+    write!(f, "{sign}{:02}:{:02}", offset.whole_hours().unsigned_abs(), offset.minutes_past_hour().unsigned_abs())
 }
 
 macro_rules! literal_from {
@@ -322,31 +305,19 @@ mod tests {
             (1.5_f64.into(), "1.5"),
             (2.0_f64.into(), "2.0"),
             (1e300_f64.into(), "1e300"),
-            (-1e-7_f64.into(), "-1e-7"),
+            ((-1e-7_f64).into(), "-1e-7"),
             (f64::NAN.into(), "NaN"),
             (f64::INFINITY.into(), "INF"),
             (f64::NEG_INFINITY.into(), "-INF"),
             ("it's".into(), "'it''s'"),
             (guid.into(), "01234567-89ab-cdef-0123-456789abcdef"),
-            (
-                datetime!(2024-01-02 03:04:05 UTC).into(),
-                "2024-01-02T03:04:05Z",
-            ),
-            (
-                datetime!(2024-01-02 00:30:00 +01:00).into(),
-                "2024-01-01T23:30:00Z",
-            ),
-            (
-                datetime!(2024-01-02 03:04:05.120 UTC).into(),
-                "2024-01-02T03:04:05.12Z",
-            ),
-            (
-                datetime!(2024-01-02 03:04:05.000_000_001 UTC).into(),
-                "2024-01-02T03:04:05.000000001Z",
-            ),
-            (date!(2024-01-02).into(), "2024-01-02"),
-            (date!(0033-12-31).into(), "0033-12-31"),
-            (date!(-0001-01-01).into(), "-0001-01-01"),
+            (datetime!(2024-01-02 03:04:05 UTC).into(), "2024-01-02T03:04:05Z"),
+            (datetime!(2024-01-02 00:30:00 +01:00).into(), "2024-01-01T23:30:00Z"),
+            (datetime!(2024-01-02 03:04:05.120 UTC).into(), "2024-01-02T03:04:05.12Z"),
+            (datetime!(2024-01-02 03:04:05.000_000_001 UTC).into(), "2024-01-02T03:04:05.000000001Z"),
+            (date!(2024 - 01 - 02).into(), "2024-01-02"),
+            (date!(0033 - 12 - 31).into(), "0033-12-31"),
+            (date!(-0001 - 01 - 01).into(), "-0001-01-01"),
             (Some(7).into(), "7"),
             (None::<&str>.into(), "null"),
         ];
@@ -358,25 +329,13 @@ mod tests {
     #[test]
     fn keeps_the_offset_when_utc_is_out_of_range() {
         let edge = datetime!(-9999-01-01 00:00:00 +01:00);
-        assert_eq!(
-            Literal::from(edge).to_string(),
-            "-9999-01-01T00:00:00+01:00"
-        );
+        assert_eq!(Literal::from(edge).to_string(), "-9999-01-01T00:00:00+01:00");
     }
 
     #[test]
     fn string_literals_of_other_types_quote_their_text() {
-        assert_eq!(
-            Literal::from(5).into_string_literal().to_string(),
-            "'5'"
-        );
-        assert_eq!(
-            Literal::from("x'y").into_string_literal().to_string(),
-            "'x''y'"
-        );
-        assert_eq!(
-            Literal::from(date!(2024-01-02)).into_string_literal().to_string(),
-            "'2024-01-02'"
-        );
+        assert_eq!(Literal::from(5).into_string_literal().to_string(), "'5'");
+        assert_eq!(Literal::from("x'y").into_string_literal().to_string(), "'x''y'");
+        assert_eq!(Literal::from(date!(2024 - 01 - 02)).into_string_literal().to_string(), "'2024-01-02'");
     }
 }

@@ -12,7 +12,7 @@ use super::{Column, ExpandMany, ExpandOne, Filter, Related};
 /// It can be expanded ([`expand`](NavOne::expand)) and its target's columns can be filtered
 /// on ([`field`](NavOne::field)). It has no `any`/`all`: those need a collection.
 ///
-/// ```compile_fail
+/// ```compile_fail,E0599
 /// use dynamics_webapi::query::{Field, NavOne, Untyped, prelude::*};
 ///
 /// struct Contact;
@@ -35,10 +35,7 @@ impl<S, T> NavOne<S, T> {
     /// assert_eq!(PRIMARY_CONTACT.name(), "primarycontactid");
     /// ```
     pub const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            marker: PhantomData,
-        }
+        Self { name, marker: PhantomData }
     }
 
     /// The navigation property's name.
@@ -105,10 +102,7 @@ impl<S, T> NavMany<S, T> {
     /// assert_eq!(CONTACTS.name(), "contact_customer_accounts");
     /// ```
     pub const fn new(name: &'static str) -> Self {
-        Self {
-            name,
-            marker: PhantomData,
-        }
+        Self { name, marker: PhantomData }
     }
 
     /// The navigation property's name.
@@ -188,11 +182,7 @@ impl<S, T> NavMany<S, T> {
     }
 
     fn lambda(self, kind: LambdaKind, body: Option<(Cow<'static, str>, Expr)>) -> Filter<S> {
-        Filter::from_expr(Expr::Lambda(Box::new(Lambda {
-            navigation: self.name,
-            kind,
-            body,
-        })))
+        Filter::from_expr(Expr::Lambda(Box::new(Lambda { navigation: self.name, kind, body })))
     }
 }
 
@@ -238,10 +228,7 @@ mod tests {
     fn nested_lambdas_prefix_paths_with_the_innermost_variable() {
         let filter = CONTACTS.any(
             "c",
-            FULLNAME
-                .eq("x")
-                .and(TASKS.all("t", SUBJECT.contains("call")))
-                .and(PARENT.field(ACCOUNT_NAME).ne("y")),
+            FULLNAME.eq("x").and(TASKS.all("t", SUBJECT.contains("call"))).and(PARENT.field(ACCOUNT_NAME).ne("y")),
         );
         assert_eq!(
             filter.to_string(),

@@ -17,6 +17,7 @@ use super::render::{Renderer, Result};
 /// assert_eq!(NAME.asc().to_string(), "name asc");
 /// assert_eq!(NAME.desc().to_string(), "name desc");
 /// ```
+#[must_use]
 pub struct OrderBy<E> {
     item: OrderItem,
     marker: PhantomData<fn() -> E>,
@@ -24,10 +25,7 @@ pub struct OrderBy<E> {
 
 impl<E> OrderBy<E> {
     pub(crate) fn new(path: Cow<'static, str>, descending: bool) -> Self {
-        Self {
-            item: OrderItem { path, descending },
-            marker: PhantomData,
-        }
+        Self { item: OrderItem { path, descending }, marker: PhantomData }
     }
 
     pub(crate) fn into_item(self) -> OrderItem {
@@ -37,10 +35,7 @@ impl<E> OrderBy<E> {
 
 impl<E> Clone for OrderBy<E> {
     fn clone(&self) -> Self {
-        Self {
-            item: self.item.clone(),
-            marker: PhantomData,
-        }
+        Self { item: self.item.clone(), marker: PhantomData }
     }
 }
 

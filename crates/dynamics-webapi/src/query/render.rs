@@ -19,17 +19,11 @@ pub(crate) struct Renderer {
 
 impl Renderer {
     pub(crate) fn strict() -> Self {
-        Self {
-            out: String::new(),
-            strict: true,
-        }
+        Self { out: String::new(), strict: true }
     }
 
     pub(crate) fn lenient() -> Self {
-        Self {
-            out: String::new(),
-            strict: false,
-        }
+        Self { out: String::new(), strict: false }
     }
 
     pub(crate) fn finish(self) -> String {
@@ -62,18 +56,12 @@ impl Renderer {
         input: &str,
         message: impl FnOnce() -> String,
     ) -> Result {
-        if ok || !self.strict {
-            Ok(())
-        } else {
-            Err(QueryError::new(kind, input, message()))
-        }
+        if ok || !self.strict { Ok(()) } else { Err(QueryError::new(kind, input, message())) }
     }
 
     /// Writes a single identifier (an alias, a lambda variable, a function name).
     pub(crate) fn identifier(&mut self, what: &'static str, name: &str) -> Result {
-        self.check(is_identifier(name), QueryErrorKind::InvalidName, name, || {
-            format!("invalid {what} `{name}`")
-        })?;
+        self.check(is_identifier(name), QueryErrorKind::InvalidName, name, || format!("invalid {what} `{name}`"))?;
         self.push(name);
         Ok(())
     }
@@ -91,15 +79,11 @@ impl Renderer {
     }
 
     pub(crate) fn check_path(&self, path: &str) -> Result {
-        self.check(is_path(path), QueryErrorKind::InvalidName, path, || {
-            format!("invalid property path `{path}`")
-        })
+        self.check(is_path(path), QueryErrorKind::InvalidName, path, || format!("invalid property path `{path}`"))
     }
 
     pub(crate) fn top(&mut self, top: u32) -> Result {
-        self.check(top > 0, QueryErrorKind::InvalidTop, "0", || {
-            "$top must be at least 1".to_owned()
-        })?;
+        self.check(top > 0, QueryErrorKind::InvalidTop, "0", || "$top must be at least 1".to_owned())?;
         self.display(top);
         Ok(())
     }
@@ -119,8 +103,7 @@ pub(crate) fn is_identifier(name: &str) -> bool {
 /// Identifiers joined by `.` (a type cast such as `Microsoft.Dynamics.CRM.account`),
 /// and those joined by `/` (a path through navigation properties).
 pub(crate) fn is_path(path: &str) -> bool {
-    path.split('/')
-        .all(|segment| segment.split('.').all(is_identifier))
+    path.split('/').all(|segment| segment.split('.').all(is_identifier))
 }
 
 #[cfg(test)]
