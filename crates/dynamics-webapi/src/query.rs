@@ -113,7 +113,7 @@ mod value;
 pub use annotation::Annotation;
 pub use apply::{Aggregate, Apply};
 pub use builder::Query;
-pub use encode::encode_query_value;
+pub use encode::{encode_path_segment, encode_query_value};
 pub use error::{QueryError, QueryErrorKind};
 pub use expand::{Expand, ExpandMany, ExpandOne};
 pub use field::{Column, Field, Lookup, RawField, Related, Untyped};

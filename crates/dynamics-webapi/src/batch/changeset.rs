@@ -49,7 +49,7 @@ impl ChangeSetOperation {
     /// use dynamics_webapi::batch::{ChangeSetOperation, WriteMethod};
     ///
     /// let clear = ChangeSetOperation::new(WriteMethod::Delete, "accounts(00000000-0000-0000-0000-000000000001)/primarycontactid/$ref");
-    /// assert!(clear.body().is_none());
+    /// assert!(clear.body_bytes().is_none());
     /// ```
     pub fn new(method: WriteMethod, url: impl Into<String>) -> Self {
         Self { method, parts: RequestParts::new(url.into()), content_id: None }
@@ -146,7 +146,7 @@ impl ChangeSetOperation {
     ///
     /// let action = ChangeSetOperation::new(WriteMethod::Post, "Microsoft.Dynamics.CRM.AddToQueue")
     ///     .body(&json!({"Target": {"activityid": "00000000-0000-0000-0000-000000000001", "@odata.type": "Microsoft.Dynamics.CRM.task"}}));
-    /// assert!(action.body().is_some());
+    /// assert!(action.body_bytes().is_some());
     /// ```
     pub fn body<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
         self.parts.body(body);
@@ -193,10 +193,10 @@ impl ChangeSetOperation {
     /// use serde_json::json;
     ///
     /// let set = ChangeSetOperation::put("$1/lastname", &json!({"value": "Li"}));
-    /// assert_eq!(set.body(), Some(&br#"{"value":"Li"}"#[..]));
+    /// assert_eq!(set.body_bytes(), Some(&br#"{"value":"Li"}"#[..]));
     /// ```
-    pub fn body(&self) -> Option<&[u8]> {
-        self.parts.body.as_deref()
+    pub fn body_bytes(&self) -> Option<&[u8]> {
+        self.parts.body_bytes()
     }
 }
 
@@ -279,7 +279,12 @@ impl ChangeSet {
     /// assert_eq!([first.as_str(), second.as_str(), third.as_str()], ["2", "1", "3"]);
     /// ```
     pub fn push(&mut self, operation: ChangeSetOperation) -> ContentId {
-        for reference in operation.parts.url_reference().into_iter().chain(operation.parts.body_references.iter().map(String::as_str)) {
+        for reference in operation
+            .parts
+            .url_reference()
+            .into_iter()
+            .chain(operation.parts.body_references.iter().map(String::as_str))
+        {
             if !self.used.contains(reference) {
                 self.remember(InvalidBatch::new(InvalidBatchKind::UndeclaredReference, format!("${reference}")));
             }

@@ -107,9 +107,8 @@ fn collect(value: &Value, found: &mut Vec<String>) {
                 if key.ends_with("@odata.bind") {
                     match value {
                         Value::String(text) => found.extend(reference_in(text).map(str::to_owned)),
-                        Value::Array(items) => found.extend(
-                            items.iter().filter_map(Value::as_str).filter_map(reference_in).map(str::to_owned),
-                        ),
+                        Value::Array(items) => found
+                            .extend(items.iter().filter_map(Value::as_str).filter_map(reference_in).map(str::to_owned)),
                         _ => {}
                     }
                 }

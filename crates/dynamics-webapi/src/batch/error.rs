@@ -469,7 +469,7 @@ impl fmt::Display for MalformedKind {
 /// let response = batch.parse_response(StatusCode::OK, "multipart/mixed; boundary=b", body).unwrap();
 /// let part = response.outcomes()[0].response().unwrap();
 /// let Err(BatchError::Decode(decode)) = part.json::<serde_json::Value>() else { panic!("expected a decode error") };
-/// assert_eq!((decode.line(), decode.column()), (1, 11));
+/// assert_eq!((decode.line(), decode.column()), (1, 12));
 /// ```
 #[derive(Debug)]
 pub struct DecodeError {

@@ -329,10 +329,11 @@ mod tests {
 
     #[test]
     fn headers_keep_values_without_spaces_and_join_folded_lines() {
-        let (headers, end) = read_headers(b"Location:[Organization URI]/x\r\nX-A: one\r\n  two\r\n\r\nbody", 0).unwrap();
+        let (headers, end) =
+            read_headers(b"Location:[Organization URI]/x\r\nX-A: one\r\n  two\r\n\r\nbody", 0).unwrap();
         assert_eq!(headers["location"], "[Organization URI]/x");
         assert_eq!(headers["x-a"], "one two");
-        assert_eq!(end, 45);
+        assert_eq!(end, 50);
     }
 
     #[test]

@@ -49,7 +49,7 @@ impl Operation {
     /// use dynamics_webapi::batch::Operation;
     ///
     /// let who = Operation::get("WhoAmI");
-    /// assert!(who.body().is_none());
+    /// assert!(who.body_bytes().is_none());
     /// ```
     pub fn get(url: impl Into<String>) -> Self {
         Self::new(Method::Get, url)
@@ -62,7 +62,7 @@ impl Operation {
     /// use serde_json::json;
     ///
     /// let create = Operation::post("tasks", &json!({"subject": "Call back"}));
-    /// assert_eq!(create.body(), Some(&br#"{"subject":"Call back"}"#[..]));
+    /// assert_eq!(create.body_bytes(), Some(&br#"{"subject":"Call back"}"#[..]));
     /// ```
     pub fn post<T: Serialize + ?Sized>(url: impl Into<String>, body: &T) -> Self {
         Self::new(Method::Post, url).body(body)
@@ -136,7 +136,7 @@ impl Operation {
     ///     subject: &'a str,
     /// }
     /// let create = Operation::new(Method::Post, "tasks").body(&Task { subject: "Follow up" });
-    /// assert_eq!(create.body(), Some(&br#"{"subject":"Follow up"}"#[..]));
+    /// assert_eq!(create.body_bytes(), Some(&br#"{"subject":"Follow up"}"#[..]));
     /// ```
     pub fn body<T: Serialize + ?Sized>(mut self, body: &T) -> Self {
         self.parts.body(body);
@@ -181,10 +181,10 @@ impl Operation {
     /// ```
     /// use dynamics_webapi::batch::Operation;
     ///
-    /// assert_eq!(Operation::delete("accounts(00000000-0000-0000-0000-000000000001)").body(), None);
+    /// assert_eq!(Operation::delete("accounts(00000000-0000-0000-0000-000000000001)").body_bytes(), None);
     /// ```
-    pub fn body(&self) -> Option<&[u8]> {
-        self.parts.body.as_deref()
+    pub fn body_bytes(&self) -> Option<&[u8]> {
+        self.parts.body_bytes()
     }
 
     pub(crate) fn parts(&self) -> &RequestParts {
@@ -233,7 +233,8 @@ impl RequestParts {
         // Serialize once to bytes (keeping the caller's field order), then read the bytes back to find references.
         match serde_json::to_vec(body) {
             Ok(bytes) => {
-                self.body_references = serde_json::from_slice(&bytes).map(|v| references_in_body(&v)).unwrap_or_default();
+                self.body_references =
+                    serde_json::from_slice(&bytes).map(|v| references_in_body(&v)).unwrap_or_default();
                 self.body = Some(bytes);
             }
             Err(error) => {
@@ -244,8 +245,8 @@ impl RequestParts {
         }
     }
 
-    pub(crate) fn body_len(&self) -> usize {
-        self.body.as_ref().map_or(0, Vec::len)
+    pub(crate) fn body_bytes(&self) -> Option<&[u8]> {
+        self.body.as_deref()
     }
 
     /// The Content-ID that the URL starts with (`$1/lastname`), if any.
@@ -370,8 +371,8 @@ mod tests {
             a: u8,
         }
         let ordered = Operation::post("tasks", &Ordered { z: 1, a: 2 });
-        assert_eq!(body.body(), Some(&br#"{"a":2,"b":1}"#[..]));
-        assert_eq!(ordered.body(), Some(&br#"{"z":1,"a":2}"#[..]));
+        assert_eq!(body.body_bytes(), Some(&br#"{"a":2,"b":1}"#[..]));
+        assert_eq!(ordered.body_bytes(), Some(&br#"{"z":1,"a":2}"#[..]));
     }
 
     #[test]

@@ -246,7 +246,8 @@ mod tests {
 
     #[test]
     fn reads_status_headers_and_body() {
-        let part = parse("HTTP/1.1 201 Created\r\nOData-EntityId: [Organization Uri]/tasks(1)\r\n\r\n{\"a\":1}").unwrap();
+        let part =
+            parse("HTTP/1.1 201 Created\r\nOData-EntityId: [Organization Uri]/tasks(1)\r\n\r\n{\"a\":1}").unwrap();
         assert_eq!(part.status(), StatusCode::CREATED);
         assert_eq!(part.entity_id(), Some("[Organization Uri]/tasks(1)"));
         assert_eq!(part.body(), b"{\"a\":1}");

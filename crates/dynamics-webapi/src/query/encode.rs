@@ -47,6 +47,38 @@ pub fn encode_query_value(value: &str) -> String {
     utf8_percent_encode(value, QUERY_VALUE).to_string()
 }
 
+/// The bytes left as they are in a URL path segment (an entity key such as `accounts(accountnumber='A-1')`):
+/// unreserved characters and the sub-delimiters OData keys use. `/`, `?`, `#`, `%`, space and non-ASCII are encoded.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'&')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b'=')
+    .remove(b':')
+    .remove(b'@');
+
+/// Percent-encodes text for one URL path segment, such as a key predicate with quoted string values.
+///
+/// ```
+/// use dynamics_webapi::query::encode_path_segment;
+///
+/// assert_eq!(encode_path_segment("accounts(accountnumber='A/1 #2')"), "accounts(accountnumber='A%2F1%20%232')");
+/// ```
+pub fn encode_path_segment(segment: &str) -> String {
+    utf8_percent_encode(segment, PATH_SEGMENT).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::encode_query_value;

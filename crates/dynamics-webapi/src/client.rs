@@ -1,0 +1,308 @@
+//! The client: where the org is, how to authenticate, and how requests are sent.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aad_auth::{Clock, Resource, SystemClock, TokenCache, TokenProvider};
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::options::RequestOptions;
+use crate::retry::RetryPolicy;
+use crate::throttle::{ConcurrencyLimiter, RateLimitState, RateLimits, ThrottleGate};
+
+/// The Dataverse Web API client. Cheap to clone: build one and share it.
+///
+/// ```no_run
+/// use std::sync::Arc;
+/// use aad_auth::ClientCredentialsProvider;
+/// use dynamics_webapi::Client;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let tokens = Arc::new(ClientCredentialsProvider::from_env()?);
+/// let client = Client::builder("https://contoso.crm.dynamics.com", tokens).build()?;
+/// let me = client.who_am_i().await?;
+/// println!("calling as {}", me.user_id);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    pub(crate) inner: Arc<ClientInner>,
+}
+
+pub(crate) struct ClientInner {
+    pub(crate) org: Url,
+    pub(crate) service_root: Url,
+    pub(crate) resource: Resource,
+    pub(crate) tokens: Arc<dyn TokenProvider>,
+    pub(crate) http: reqwest::Client,
+    pub(crate) timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) throttle: ThrottleGate,
+    pub(crate) limiter: ConcurrencyLimiter,
+    pub(crate) rate_limits: RateLimitState,
+    pub(crate) options: RequestOptions,
+}
+
+/// Configures a [`Client`]. A bad value is reported by [`build`](Self::build).
+#[must_use]
+pub struct ClientBuilder {
+    org: String,
+    tokens: Arc<dyn TokenProvider>,
+    api_version: String,
+    http: Option<reqwest::Client>,
+    timeout: Duration,
+    proxy: Option<String>,
+    root_certificates: Vec<Vec<u8>>,
+    user_agent: String,
+    retry: RetryPolicy,
+    max_concurrency: Option<usize>,
+    clock: Arc<dyn Clock>,
+    options: RequestOptions,
+}
+
+const DEFAULT_CONCURRENCY: usize = 4;
+
+impl Client {
+    /// Starts configuring a client for the org at `org_url` (such as `https://contoso.crm.dynamics.com`),
+    /// authenticating with `tokens`. Tokens are requested for the org URL as the resource
+    /// (`<org>/.default` on the v2 endpoint) and cached by the client.
+    pub fn builder(org_url: impl Into<String>, tokens: Arc<dyn TokenProvider>) -> ClientBuilder {
+        ClientBuilder {
+            org: org_url.into(),
+            tokens,
+            api_version: "9.2".to_owned(),
+            http: None,
+            timeout: Duration::from_secs(120),
+            proxy: None,
+            root_certificates: Vec::new(),
+            user_agent: concat!("dynamics-webapi/", env!("CARGO_PKG_VERSION")).to_owned(),
+            retry: RetryPolicy::default(),
+            max_concurrency: None,
+            clock: Arc::new(SystemClock),
+            options: RequestOptions::default(),
+        }
+    }
+
+    /// The org's URL, such as `https://contoso.crm.dynamics.com/`.
+    pub fn org_url(&self) -> &Url {
+        &self.inner.org
+    }
+
+    /// The service root, such as `https://contoso.crm.dynamics.com/api/data/v9.2/`.
+    pub fn service_root(&self) -> &Url {
+        &self.inner.service_root
+    }
+
+    /// The resource tokens are requested for.
+    pub fn resource(&self) -> &Resource {
+        &self.inner.resource
+    }
+
+    /// The service protection budget Dataverse reported on its latest answer, and the current concurrency limit.
+    pub fn rate_limits(&self) -> RateLimits {
+        self.inner.rate_limits.snapshot(&self.inner.limiter)
+    }
+}
+
+impl ClientBuilder {
+    /// The Web API version (default `9.2`).
+    pub fn api_version(mut self, version: impl Into<String>) -> Self {
+        self.api_version = version.into();
+        self
+    }
+
+    /// Sends with this reqwest client instead of building one (timeout, proxy and certificates set here are then ignored).
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = Some(client);
+        self
+    }
+
+    /// The timeout of each attempt (default 120 seconds; Dataverse stops requests at 2 minutes).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sends through this proxy (`http://…` or `https://…`).
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.proxy = Some(url.into());
+        self
+    }
+
+    /// Trusts this extra root certificate (PEM or DER), as for a TLS-inspecting proxy.
+    pub fn add_root_certificate(mut self, certificate: impl Into<Vec<u8>>) -> Self {
+        self.root_certificates.push(certificate.into());
+        self
+    }
+
+    /// The `User-Agent` header.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
+        self
+    }
+
+    /// How requests are retried (default [`RetryPolicy::default`]).
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Fixes the limit on requests in flight. By default it starts at 4 and follows Dataverse's `x-ms-dop-hint`.
+    pub fn max_concurrency(mut self, limit: usize) -> Self {
+        self.max_concurrency = Some(limit);
+        self
+    }
+
+    /// Options sent with every request (each request can override them).
+    pub fn default_options(mut self, options: RequestOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// The clock for back-off and throttling waits (tests pass a manual one).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Checks the configuration and builds the client.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the org URL is not an https URL of the org itself
+    /// (a trailing `/api/data/...` is refused with the fix), or the HTTP client cannot be built.
+    pub fn build(self) -> Result<Client> {
+        let org = parse_org_url(&self.org)?;
+        if self.api_version.is_empty() || !self.api_version.chars().all(|c| c.is_ascii_digit() || c == '.') {
+            return Err(Error::config(format!("the API version `{}` is not a version such as 9.2", self.api_version)));
+        }
+        let service_root = org
+            .join(&format!("api/data/v{}/", self.api_version))
+            .map_err(|e| Error::config(format!("cannot form the service root: {e}")))?;
+        let resource = Resource::new(org.as_str().trim_end_matches('/')).map_err(Error::Auth)?;
+        let http = match self.http {
+            Some(http) => http,
+            None => {
+                let mut builder =
+                    reqwest::Client::builder().user_agent(self.user_agent).redirect(reqwest::redirect::Policy::none());
+                if let Some(proxy) = &self.proxy {
+                    let proxy = reqwest::Proxy::all(proxy.as_str())
+                        .map_err(|e| Error::config(format!("the proxy `{proxy}` is invalid: {e}")))?;
+                    builder = builder.proxy(proxy);
+                }
+                for certificate in &self.root_certificates {
+                    let parsed = reqwest::Certificate::from_pem(certificate)
+                        .or_else(|_| reqwest::Certificate::from_der(certificate))
+                        .map_err(|e| Error::config(format!("a root certificate is neither PEM nor DER: {e}")))?;
+                    builder = builder.add_root_certificate(parsed);
+                }
+                builder.build().map_err(|e| Error::config(format!("the HTTP client could not be built: {e}")))?
+            }
+        };
+        let tokens: Arc<dyn TokenProvider> =
+            Arc::new(TokenCache::with_policy(self.tokens, aad_auth::RefreshPolicy::default(), Arc::clone(&self.clock)));
+        Ok(Client {
+            inner: Arc::new(ClientInner {
+                org,
+                service_root,
+                resource,
+                tokens,
+                http,
+                timeout: self.timeout,
+                retry: self.retry,
+                clock: self.clock,
+                throttle: ThrottleGate::default(),
+                limiter: ConcurrencyLimiter::new(
+                    self.max_concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+                    self.max_concurrency.is_some(),
+                ),
+                rate_limits: RateLimitState::default(),
+                options: self.options,
+            }),
+        })
+    }
+}
+
+/// Checks an org URL: https (or http to loopback, for tests), a host, and nothing after it.
+fn parse_org_url(text: &str) -> Result<Url> {
+    let url = Url::parse(text.trim()).map_err(|e| {
+        Error::config(format!("the org URL `{text}` is not a URL ({e}); give https://<org>.crm.dynamics.com"))
+    })?;
+    let loopback = matches!(url.host(), Some(url::Host::Domain("localhost")))
+        || matches!(url.host(), Some(url::Host::Ipv4(ip)) if ip.is_loopback())
+        || matches!(url.host(), Some(url::Host::Ipv6(ip)) if ip.is_loopback());
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        "http" => {
+            return Err(Error::config(format!(
+                "the org URL `{text}` is plain http: a bearer token is never sent over http except to a loopback host; use https://"
+            )));
+        }
+        other => return Err(Error::config(format!("the org URL `{text}` has the scheme `{other}`; use https://"))),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::config(format!("the org URL `{text}` has no host")));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(Error::config(format!("the org URL `{text}` must not have a query or fragment")));
+    }
+    let path = url.path().trim_end_matches('/');
+    if !path.is_empty() {
+        let hint = if path.to_ascii_lowercase().starts_with("/api/data") {
+            " (drop /api/data/...: the client adds it with the API version)"
+        } else {
+            ""
+        };
+        let mut org = url.clone();
+        org.set_path("/");
+        return Err(Error::config(format!("the org URL `{text}` has a path; give just the org, {org}{hint}")));
+    }
+    let mut org = url;
+    org.set_path("/");
+    Ok(org)
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("service_root", &self.inner.service_root.as_str())
+            .field("tokens", &self.inner.tokens)
+            .field("retry", &self.inner.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("org", &self.org)
+            .field("api_version", &self.api_version)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn org_urls_are_checked_with_the_fix_named() {
+        assert_eq!(
+            parse_org_url("https://contoso.crm.dynamics.com").unwrap().as_str(),
+            "https://contoso.crm.dynamics.com/"
+        );
+        assert_eq!(
+            parse_org_url("https://contoso.crm.dynamics.com/").unwrap().as_str(),
+            "https://contoso.crm.dynamics.com/"
+        );
+        assert!(parse_org_url("http://127.0.0.1:8080").is_ok());
+        let error = parse_org_url("https://contoso.crm.dynamics.com/api/data/v9.2/").unwrap_err().to_string();
+        assert!(error.contains("drop /api/data"), "{error}");
+        assert!(parse_org_url("http://contoso.crm.dynamics.com").unwrap_err().to_string().contains("plain http"));
+        assert!(parse_org_url("contoso").is_err());
+        assert!(parse_org_url("https://contoso.crm.dynamics.com/?x=1").is_err());
+    }
+}

@@ -1,0 +1,419 @@
+//! Create, retrieve, update, upsert and delete on one entity set, typed or untyped.
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+
+use bytes::Bytes;
+use http::header::{HeaderName, IF_MATCH, IF_NONE_MATCH};
+use http::{HeaderValue, Method};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::client::Client;
+use crate::entity::Entity;
+use crate::error::{Error, Precondition, Result};
+use crate::key::{RecordKey, id_from_entity_url};
+use crate::options::RequestOptions;
+use crate::query::{Query, Untyped};
+use crate::response::decode_json;
+use crate::retry::Repeat;
+use crate::transport::ApiRequest;
+
+pub(crate) const PREFER: HeaderName = HeaderName::from_static("prefer");
+const RETURN_REPRESENTATION: &str = "return=representation";
+
+/// The records of one entity set. Get one with [`Client::entity_set`] (untyped) or [`Client::entities`] (typed).
+///
+/// ```no_run
+/// use dynamics_webapi::{Client, RecordKey};
+/// use serde_json::json;
+///
+/// # async fn run(client: Client) -> dynamics_webapi::Result<()> {
+/// let accounts = client.entity_set("accounts");
+/// let id = accounts.create(&json!({"name": "Contoso"})).send().await?;
+/// accounts.update(id, &json!({"telephone1": "555-0100"})).send().await?;
+/// accounts.upsert(RecordKey::alternate([("accountnumber", "A-1")]), &json!({"name": "Fabrikam"})).send().await?;
+/// accounts.delete(id).send().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct EntitySet<E = Untyped> {
+    client: Client,
+    name: Cow<'static, str>,
+    entity: PhantomData<fn() -> E>,
+}
+
+impl<E> Clone for EntitySet<E> {
+    fn clone(&self) -> Self {
+        Self { client: self.client.clone(), name: self.name.clone(), entity: PhantomData }
+    }
+}
+
+impl Client {
+    /// The entity set `name` (such as `accounts`), untyped: bodies and records are any serde types.
+    pub fn entity_set(&self, name: impl Into<Cow<'static, str>>) -> EntitySet<Untyped> {
+        EntitySet { client: self.clone(), name: name.into(), entity: PhantomData }
+    }
+
+    /// The entity set of `E`, typed.
+    pub fn entities<E: Entity>(&self) -> EntitySet<E> {
+        EntitySet { client: self.clone(), name: Cow::Borrowed(E::ENTITY_SET), entity: PhantomData }
+    }
+}
+
+impl<E> EntitySet<E> {
+    /// The entity set's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn check_name(&self) -> Result<()> {
+        if self.name.is_empty() || !self.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(Error::config(format!("`{}` is not an entity set name", self.name)));
+        }
+        Ok(())
+    }
+
+    fn record_path(&self, key: &RecordKey) -> Result<String> {
+        self.check_name()?;
+        Ok(format!("{}{}", self.name, key.to_path()?))
+    }
+
+    /// Creates a record from `body` (`POST`); `send()` returns its id.
+    pub fn create(&self, body: &impl Serialize) -> CreateRequest<E> {
+        CreateRequest {
+            set: self.clone(),
+            body: serde_json::to_value(body).map_err(|e| format!("the record cannot be serialised as JSON: {e}")),
+            id: None,
+            options: None,
+        }
+    }
+
+    /// Retrieves one record by id or alternate key.
+    pub fn retrieve<T: DeserializeOwned>(&self, key: impl Into<RecordKey>) -> RetrieveRequest<E, T> {
+        RetrieveRequest {
+            set: self.clone(),
+            key: key.into(),
+            query: None,
+            prefer: None,
+            options: None,
+            output: PhantomData,
+        }
+    }
+
+    /// Updates an existing record (`PATCH` with `If-Match: *`: never creates). Only the columns in `body` change.
+    pub fn update(&self, key: impl Into<RecordKey>, body: &impl Serialize) -> WriteRequest<E> {
+        self.write(key.into(), body, Some(Precondition::IfMatchAny))
+    }
+
+    /// Updates the record, or creates it when it does not exist (`PATCH` without a precondition).
+    pub fn upsert(&self, key: impl Into<RecordKey>, body: &impl Serialize) -> WriteRequest<E> {
+        self.write(key.into(), body, None)
+    }
+
+    /// Creates the record with this key, failing with [`Error::is_already_exists`] if it exists
+    /// (`PATCH` with `If-None-Match: *`).
+    pub fn create_only(&self, key: impl Into<RecordKey>, body: &impl Serialize) -> WriteRequest<E> {
+        self.write(key.into(), body, Some(Precondition::IfNoneMatchAny))
+    }
+
+    fn write(&self, key: RecordKey, body: &impl Serialize, precondition: Option<Precondition>) -> WriteRequest<E> {
+        WriteRequest {
+            set: self.clone(),
+            key,
+            body: serde_json::to_vec(body).map_err(|e| format!("the record cannot be serialised as JSON: {e}")),
+            precondition,
+            etag: None,
+            options: None,
+        }
+    }
+
+    /// Deletes a record.
+    pub fn delete(&self, key: impl Into<RecordKey>) -> DeleteRequest<E> {
+        DeleteRequest { set: self.clone(), key: key.into(), etag: None, options: None }
+    }
+
+    /// Clears a single-valued lookup (`DELETE <record>/<navigation property>/$ref`).
+    ///
+    /// # Errors
+    /// As any request.
+    pub async fn clear_lookup(&self, key: impl Into<RecordKey>, navigation_property: &str) -> Result<()> {
+        check_identifier(navigation_property)?;
+        let path = format!("{}/{navigation_property}/$ref", self.record_path(&key.into())?);
+        self.client.execute(ApiRequest::new(Method::DELETE, path)).await.map(drop)
+    }
+
+    /// Links `target` to the record through a collection-valued navigation property
+    /// (`POST <record>/<navigation property>/$ref` with `@odata.id`).
+    ///
+    /// # Errors
+    /// As any request.
+    pub async fn associate(
+        &self,
+        key: impl Into<RecordKey>,
+        navigation_property: &str,
+        target_set: &str,
+        target: impl Into<RecordKey>,
+    ) -> Result<()> {
+        check_identifier(navigation_property)?;
+        check_identifier(target_set)?;
+        let path = format!("{}/{navigation_property}/$ref", self.record_path(&key.into())?);
+        let target_url = self.client.inner.service_root.join(&format!("{target_set}{}", target.into().to_path()?));
+        let target_url = target_url.map_err(|e| Error::config(format!("cannot form the target URL: {e}")))?;
+        let request = ApiRequest::new(Method::POST, path)
+            .json_body(&serde_json::json!({ "@odata.id": target_url.as_str() }))?
+            .repeat(Repeat::Safe);
+        self.client.execute(request).await.map(drop)
+    }
+
+    /// Unlinks `target_id` from the record's collection-valued navigation property
+    /// (`DELETE <record>/<navigation property>(<target id>)/$ref`).
+    ///
+    /// # Errors
+    /// As any request.
+    pub async fn disassociate(
+        &self,
+        key: impl Into<RecordKey>,
+        navigation_property: &str,
+        target_id: Uuid,
+    ) -> Result<()> {
+        check_identifier(navigation_property)?;
+        let path = format!("{}/{navigation_property}({target_id})/$ref", self.record_path(&key.into())?);
+        self.client.execute(ApiRequest::new(Method::DELETE, path)).await.map(drop)
+    }
+}
+
+pub(crate) fn check_identifier(name: &str) -> Result<()> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
+        return Err(Error::config(format!("`{name}` is not a valid name")));
+    }
+    Ok(())
+}
+
+/// A create, finished by [`send`](Self::send) or [`send_returning`](Self::send_returning).
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct CreateRequest<E> {
+    set: EntitySet<E>,
+    body: std::result::Result<serde_json::Value, String>,
+    id: Option<(String, Uuid)>,
+    options: Option<RequestOptions>,
+}
+
+impl<E> CreateRequest<E> {
+    /// Gives the record its primary key up front (`<primary id column>` in the body).
+    /// A create with its own key is safe to repeat after a timeout: if the first attempt went through,
+    /// the repeat's "already exists" is recognised as that success.
+    pub fn with_id_column(mut self, primary_id_column: impl Into<String>, id: Uuid) -> Self {
+        self.id = Some((primary_id_column.into(), id));
+        self
+    }
+
+    /// Request options (impersonation, plug-in bypass, …).
+    pub fn options(mut self, options: RequestOptions) -> Self {
+        self.options = Some(options);
+        self
+    }
+
+    fn request(self, returning: bool) -> Result<(EntitySet<E>, ApiRequest, Option<Uuid>)> {
+        self.set.check_name()?;
+        let mut body = self.body.map_err(Error::config)?;
+        let mut repeat = Repeat::OnlyIfRefused;
+        let mut known_id = None;
+        if let Some((column, id)) = &self.id {
+            let Some(object) = body.as_object_mut() else {
+                return Err(Error::config("a create with its own id needs a JSON object body"));
+            };
+            object.insert(column.clone(), serde_json::Value::String(id.to_string()));
+            repeat = Repeat::KeyedCreate;
+            known_id = Some(*id);
+        }
+        let mut request = ApiRequest::new(Method::POST, self.set.name.to_string())
+            .json_body(&body)?
+            .repeat(repeat)
+            .options(self.options);
+        if returning {
+            request = request.header(PREFER, RETURN_REPRESENTATION)?;
+        }
+        Ok((self.set, request, known_id))
+    }
+
+    /// Sends the create and returns the new record's id (from `OData-EntityId`).
+    ///
+    /// # Errors
+    /// As any request; [`Error::Decode`] when the answer names no id.
+    pub async fn send(self) -> Result<Uuid> {
+        let (set, request, known_id) = self.request(false)?;
+        let response = set.client.execute(request).await?;
+        if let Some(id) = known_id.filter(|_| response.repeated_create) {
+            return Ok(id);
+        }
+        let header = response.headers.get("odata-entityid").and_then(|v| v.to_str().ok());
+        match header.and_then(id_from_entity_url).or(known_id) {
+            Some(id) => Ok(id),
+            None => Err(Error::decode("the create's answer has no OData-EntityId with the new id", None)),
+        }
+    }
+
+    /// Sends the create with `Prefer: return=representation` and returns the created record.
+    ///
+    /// # Errors
+    /// As any request; [`Error::Decode`] when the record cannot be read as `T`.
+    pub async fn send_returning<T: DeserializeOwned>(self) -> Result<T> {
+        let (set, request, _) = self.request(true)?;
+        decode_json(&set.client.execute(request).await?)
+    }
+}
+
+impl<E: Entity> CreateRequest<E> {
+    /// Gives the record its primary key (`E::PRIMARY_ID`) up front; see [`with_id_column`](Self::with_id_column).
+    pub fn with_id(self, id: Uuid) -> Self {
+        self.with_id_column(E::PRIMARY_ID, id)
+    }
+}
+
+/// A retrieve of one record, finished by [`send`](Self::send).
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct RetrieveRequest<E, T> {
+    set: EntitySet<E>,
+    key: RecordKey,
+    query: Option<std::result::Result<String, Error>>,
+    prefer: Option<String>,
+    options: Option<RequestOptions>,
+    output: PhantomData<fn() -> T>,
+}
+
+impl<E, T: DeserializeOwned> RetrieveRequest<E, T> {
+    /// Takes `$select` and `$expand` from a query, and its annotations (`Prefer`).
+    pub fn query(mut self, query: &Query<E>) -> Self {
+        self.query = Some(query.to_query_string().map_err(Error::from));
+        self.prefer = query.prefer_header();
+        self
+    }
+
+    /// Request options.
+    pub fn options(mut self, options: RequestOptions) -> Self {
+        self.options = Some(options);
+        self
+    }
+
+    /// Sends the retrieve.
+    ///
+    /// # Errors
+    /// [`Error::is_not_found`] when there is no such record; otherwise as any request.
+    pub async fn send(self) -> Result<T> {
+        let path = self.set.record_path(&self.key)?;
+        let query = self.query.transpose()?;
+        let mut request = ApiRequest::new(Method::GET, path).query(query).options(self.options);
+        if let Some(prefer) = &self.prefer {
+            request = request.header(PREFER, prefer)?;
+        }
+        decode_json(&self.set.client.execute(request).await?)
+    }
+}
+
+/// An update, upsert or create-only write, finished by [`send`](Self::send).
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct WriteRequest<E> {
+    set: EntitySet<E>,
+    key: RecordKey,
+    body: std::result::Result<Vec<u8>, String>,
+    precondition: Option<Precondition>,
+    etag: Option<String>,
+    options: Option<RequestOptions>,
+}
+
+impl<E> WriteRequest<E> {
+    /// Optimistic concurrency: write only if the record still has this ETag (from `@odata.etag`).
+    /// A mismatch fails with [`Error::is_concurrency_conflict`].
+    pub fn if_match(mut self, etag: impl Into<String>) -> Self {
+        self.etag = Some(etag.into());
+        self.precondition = Some(Precondition::IfMatchEtag);
+        self
+    }
+
+    /// Request options.
+    pub fn options(mut self, options: RequestOptions) -> Self {
+        self.options = Some(options);
+        self
+    }
+
+    fn request(self, returning: bool) -> Result<(EntitySet<E>, ApiRequest)> {
+        let path = self.set.record_path(&self.key)?;
+        let body = self.body.map_err(Error::config)?;
+        let mut request = ApiRequest::new(Method::PATCH, path)
+            .raw_body(Bytes::from(body), HeaderValue::from_static("application/json; charset=utf-8"))
+            .precondition(self.precondition)
+            .options(self.options);
+        request = match (self.precondition, &self.etag) {
+            (Some(Precondition::IfMatchEtag), Some(etag)) => request.header(IF_MATCH, etag)?,
+            (Some(Precondition::IfMatchAny), _) => request.header(IF_MATCH, "*")?,
+            (Some(Precondition::IfNoneMatchAny), _) => request.header(IF_NONE_MATCH, "*")?,
+            _ => request,
+        };
+        if returning {
+            request = request.header(PREFER, RETURN_REPRESENTATION)?;
+        }
+        Ok((self.set, request))
+    }
+
+    /// Sends the write. Returns the record's id when Dataverse names it (`OData-EntityId`).
+    ///
+    /// # Errors
+    /// [`Error::is_not_found`] for an update of a missing record, [`Error::is_concurrency_conflict`]
+    /// for a stale ETag, [`Error::is_already_exists`] for a create-only write; otherwise as any request.
+    pub async fn send(self) -> Result<Option<Uuid>> {
+        let (set, request) = self.request(false)?;
+        let response = set.client.execute(request).await?;
+        Ok(response.headers.get("odata-entityid").and_then(|v| v.to_str().ok()).and_then(id_from_entity_url))
+    }
+
+    /// Sends the write with `Prefer: return=representation` and returns the record as written.
+    ///
+    /// # Errors
+    /// As [`send`](Self::send); [`Error::Decode`] when the record cannot be read as `T`.
+    pub async fn send_returning<T: DeserializeOwned>(self) -> Result<T> {
+        let (set, request) = self.request(true)?;
+        decode_json(&set.client.execute(request).await?)
+    }
+}
+
+/// A delete, finished by [`send`](Self::send).
+#[derive(Debug)]
+#[must_use = "a request does nothing until it is sent"]
+pub struct DeleteRequest<E> {
+    set: EntitySet<E>,
+    key: RecordKey,
+    etag: Option<String>,
+    options: Option<RequestOptions>,
+}
+
+impl<E> DeleteRequest<E> {
+    /// Deletes only if the record still has this ETag.
+    pub fn if_match(mut self, etag: impl Into<String>) -> Self {
+        self.etag = Some(etag.into());
+        self
+    }
+
+    /// Request options.
+    pub fn options(mut self, options: RequestOptions) -> Self {
+        self.options = Some(options);
+        self
+    }
+
+    /// Sends the delete.
+    ///
+    /// # Errors
+    /// [`Error::is_not_found`] when there is no such record; [`Error::is_concurrency_conflict`] for a stale ETag.
+    pub async fn send(self) -> Result<()> {
+        let path = self.set.record_path(&self.key)?;
+        let mut request = ApiRequest::new(Method::DELETE, path).options(self.options);
+        if let Some(etag) = &self.etag {
+            request = request.header(IF_MATCH, etag)?.precondition(Some(Precondition::IfMatchEtag));
+        }
+        self.set.client.execute(request).await.map(drop)
+    }
+}

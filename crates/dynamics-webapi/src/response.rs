@@ -1,0 +1,18 @@
+//! Reading answers.
+
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result, describe_json_error};
+use crate::transport::ApiResponse;
+
+/// Deserialises a JSON answer.
+pub(crate) fn decode_json<T: DeserializeOwned>(response: &ApiResponse) -> Result<T> {
+    if response.body.is_empty() {
+        return Err(Error::decode(
+            format!("the answer ({}) has no body where a JSON document was expected", response.status),
+            None,
+        ));
+    }
+    serde_json::from_slice(&response.body)
+        .map_err(|e| Error::decode(describe_json_error(&e), Some(std::sync::Arc::new(e))))
+}
