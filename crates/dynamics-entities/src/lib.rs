@@ -1,3 +1,7 @@
-//! Entity structs generated from an org's CSDL `$metadata` by `cargo xtask gen-entities`.
-//!
-//! This crate is being built: see the project's issue on code generation.
+#![doc = include_str!("../README.md")]
+
+pub mod generated;
+
+mod extensions;
+
+pub use generated::*;

@@ -188,15 +188,16 @@ impl ClientBuilder {
                 let mut builder =
                     reqwest::Client::builder().user_agent(self.user_agent).redirect(reqwest::redirect::Policy::none());
                 if let Some(proxy) = &self.proxy {
-                    let proxy = reqwest::Proxy::all(proxy.as_str())
-                        .map_err(|e| Error::config(format!("the proxy `{proxy}` is invalid: {e}")))?;
+                    let url = check_proxy_url(proxy)?;
+                    let proxy = reqwest::Proxy::all(url.as_str()).map_err(|e| {
+                        Error::config(format!("the proxy {} is invalid: {}", without_password(&url), e.without_url()))
+                    })?;
                     builder = builder.proxy(proxy);
                 }
                 for certificate in &self.root_certificates {
-                    let parsed = reqwest::Certificate::from_pem(certificate)
-                        .or_else(|_| reqwest::Certificate::from_der(certificate))
-                        .map_err(|e| Error::config(format!("a root certificate is neither PEM nor DER: {e}")))?;
-                    builder = builder.add_root_certificate(parsed);
+                    for parsed in parse_root_certificate(certificate)? {
+                        builder = builder.add_root_certificate(parsed);
+                    }
                 }
                 builder.build().map_err(|e| Error::config(format!("the HTTP client could not be built: {e}")))?
             }
@@ -223,6 +224,52 @@ impl ClientBuilder {
             }),
         })
     }
+}
+
+/// The certificates in PEM text (one or more `CERTIFICATE` blocks) or in one DER certificate.
+/// reqwest takes text without any PEM block as an empty list, so that is refused here.
+fn parse_root_certificate(bytes: &[u8]) -> Result<Vec<reqwest::Certificate>> {
+    let invalid = |why: String| {
+        Error::config(format!(
+            "a root certificate is neither PEM (-----BEGIN CERTIFICATE-----) nor DER ({why}); give the CA's certificate file"
+        ))
+    };
+    let is_pem = bytes.windows(b"-----BEGIN CERTIFICATE-----".len()).any(|w| w == b"-----BEGIN CERTIFICATE-----");
+    let parsed = if is_pem {
+        reqwest::Certificate::from_pem_bundle(bytes).map_err(|e| invalid(e.to_string()))?
+    } else if bytes.first() == Some(&0x30) {
+        // A DER certificate is an ASN.1 SEQUENCE.
+        vec![reqwest::Certificate::from_der(bytes).map_err(|e| invalid(e.to_string()))?]
+    } else {
+        Vec::new()
+    };
+    if parsed.is_empty() {
+        return Err(invalid("no certificate found".to_owned()));
+    }
+    Ok(parsed)
+}
+
+/// Checks a proxy URL: `http://` or `https://` with a host. Errors never repeat a password the URL may carry.
+fn check_proxy_url(text: &str) -> Result<Url> {
+    let url = Url::parse(text.trim()).map_err(|e| {
+        Error::config(format!("the proxy is not a URL ({e}); give http://<host>:<port> or https://<host>:<port>"))
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none_or(str::is_empty) {
+        return Err(Error::config(format!(
+            "the proxy {} is not an http:// or https:// URL with a host",
+            without_password(&url)
+        )));
+    }
+    Ok(url)
+}
+
+/// The URL as text, with any password replaced.
+fn without_password(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("***"));
+    }
+    shown.to_string()
 }
 
 /// Checks an org URL: https (or http to loopback, for tests), a host, and nothing after it.
@@ -304,5 +351,16 @@ mod tests {
         assert!(parse_org_url("http://contoso.crm.dynamics.com").unwrap_err().to_string().contains("plain http"));
         assert!(parse_org_url("contoso").is_err());
         assert!(parse_org_url("https://contoso.crm.dynamics.com/?x=1").is_err());
+    }
+
+    #[test]
+    fn proxy_urls_are_checked_without_repeating_a_password() {
+        assert!(check_proxy_url("http://proxy.contoso.com:8080").is_ok());
+        assert!(check_proxy_url("https://user:pw@proxy.contoso.com").is_ok());
+        for bad in ["::bad::", "ftp://proxy.contoso.com", "proxy.contoso.com:8080", "ftp://user:s3cret@proxy"] {
+            let error = check_proxy_url(bad).unwrap_err().to_string();
+            assert!(!error.contains("s3cret"), "{error}");
+            assert!(error.contains("http://"), "{bad}: {error}");
+        }
     }
 }

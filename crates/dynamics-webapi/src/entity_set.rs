@@ -18,7 +18,7 @@ use crate::options::RequestOptions;
 use crate::query::{Query, Untyped};
 use crate::response::decode_json;
 use crate::retry::Repeat;
-use crate::transport::ApiRequest;
+use crate::transport::{ApiRequest, JSON_CONTENT_TYPE};
 
 pub(crate) const PREFER: HeaderName = HeaderName::from_static("prefer");
 const RETURN_REPRESENTATION: &str = "return=representation";
@@ -84,8 +84,9 @@ impl<E> EntitySet<E> {
     pub fn create(&self, body: &impl Serialize) -> CreateRequest<E> {
         CreateRequest {
             set: self.clone(),
-            body: serde_json::to_value(body).map_err(|e| format!("the record cannot be serialised as JSON: {e}")),
+            body: serde_json::to_vec(body).map_err(|e| format!("the record cannot be serialised as JSON: {e}")),
             id: None,
+            query: None,
             options: None,
         }
     }
@@ -125,6 +126,7 @@ impl<E> EntitySet<E> {
             body: serde_json::to_vec(body).map_err(|e| format!("the record cannot be serialised as JSON: {e}")),
             precondition,
             etag: None,
+            query: None,
             options: None,
         }
     }
@@ -144,6 +146,40 @@ impl<E> EntitySet<E> {
         self.client.execute(ApiRequest::new(Method::DELETE, path)).await.map(drop)
     }
 
+    /// Points a single-valued lookup at `target` (`PUT <record>/<navigation property>/$ref` with `@odata.id`).
+    /// In a create or update body, [`bind`](crate::bind) does the same.
+    ///
+    /// # Errors
+    /// As any request.
+    pub async fn set_lookup(
+        &self,
+        key: impl Into<RecordKey>,
+        navigation_property: &str,
+        target_set: &str,
+        target: impl Into<RecordKey>,
+    ) -> Result<()> {
+        let path = format!("{}/{navigation_property}/$ref", self.record_path(&key.into())?);
+        self.reference(Method::PUT, path, navigation_property, target_set, target.into()).await
+    }
+
+    async fn reference(
+        &self,
+        method: Method,
+        path: String,
+        navigation_property: &str,
+        target_set: &str,
+        target: RecordKey,
+    ) -> Result<()> {
+        check_identifier(navigation_property)?;
+        check_identifier(target_set)?;
+        let target_url = self.client.inner.service_root.join(&format!("{target_set}{}", target.to_path()?));
+        let target_url = target_url.map_err(|e| Error::config(format!("cannot form the target URL: {e}")))?;
+        let request = ApiRequest::new(method, path)
+            .json_body(&serde_json::json!({ "@odata.id": target_url.as_str() }))?
+            .repeat(Repeat::Safe);
+        self.client.execute(request).await.map(drop)
+    }
+
     /// Links `target` to the record through a collection-valued navigation property
     /// (`POST <record>/<navigation property>/$ref` with `@odata.id`).
     ///
@@ -156,15 +192,8 @@ impl<E> EntitySet<E> {
         target_set: &str,
         target: impl Into<RecordKey>,
     ) -> Result<()> {
-        check_identifier(navigation_property)?;
-        check_identifier(target_set)?;
         let path = format!("{}/{navigation_property}/$ref", self.record_path(&key.into())?);
-        let target_url = self.client.inner.service_root.join(&format!("{target_set}{}", target.into().to_path()?));
-        let target_url = target_url.map_err(|e| Error::config(format!("cannot form the target URL: {e}")))?;
-        let request = ApiRequest::new(Method::POST, path)
-            .json_body(&serde_json::json!({ "@odata.id": target_url.as_str() }))?
-            .repeat(Repeat::Safe);
-        self.client.execute(request).await.map(drop)
+        self.reference(Method::POST, path, navigation_property, target_set, target.into()).await
     }
 
     /// Unlinks `target_id` from the record's collection-valued navigation property
@@ -196,8 +225,11 @@ pub(crate) fn check_identifier(name: &str) -> Result<()> {
 #[must_use = "a request does nothing until it is sent"]
 pub struct CreateRequest<E> {
     set: EntitySet<E>,
-    body: std::result::Result<serde_json::Value, String>,
+    /// The serialised record, kept as bytes so that Money and Decimal values go out exactly as written
+    /// (a trip through `serde_json::Value` would round them through `f64`).
+    body: std::result::Result<Vec<u8>, String>,
     id: Option<(String, Uuid)>,
+    query: Option<std::result::Result<String, Error>>,
     options: Option<RequestOptions>,
 }
 
@@ -216,21 +248,26 @@ impl<E> CreateRequest<E> {
         self
     }
 
+    /// Which columns (`$select`) and related records (`$expand`) [`send_returning`](Self::send_returning) returns.
+    pub fn query(mut self, query: &Query<E>) -> Self {
+        self.query = Some(single_record_query(query));
+        self
+    }
+
     fn request(self, returning: bool) -> Result<(EntitySet<E>, ApiRequest, Option<Uuid>)> {
         self.set.check_name()?;
         let mut body = self.body.map_err(Error::config)?;
         let mut repeat = Repeat::OnlyIfRefused;
         let mut known_id = None;
         if let Some((column, id)) = &self.id {
-            let Some(object) = body.as_object_mut() else {
-                return Err(Error::config("a create with its own id needs a JSON object body"));
-            };
-            object.insert(column.clone(), serde_json::Value::String(id.to_string()));
+            body = with_primary_id(&body, column, *id)?;
             repeat = Repeat::KeyedCreate;
             known_id = Some(*id);
         }
+        let query = if returning { self.query.transpose()? } else { None };
         let mut request = ApiRequest::new(Method::POST, self.set.name.to_string())
-            .json_body(&body)?
+            .query(query)
+            .raw_body(Bytes::from(body), HeaderValue::from_static(JSON_CONTENT_TYPE))
             .repeat(repeat)
             .options(self.options);
         if returning {
@@ -266,6 +303,28 @@ impl<E> CreateRequest<E> {
     }
 }
 
+/// The query string of a request about one record, which Dataverse lets take only `$select` and `$expand`.
+/// Any other option is refused before sending, rather than dropped or left for the server to refuse.
+fn single_record_query<E>(query: &Query<E>) -> Result<String> {
+    let pairs = query.query_pairs()?;
+    if let Some((option, _)) = pairs.iter().find(|(option, _)| !matches!(*option, "$select" | "$expand")) {
+        return Err(Error::config(format!(
+            "a request about one record takes only $select and $expand, not {option}: query the entity set instead"
+        )));
+    }
+    Ok(query.to_query_string()?)
+}
+
+/// The record `body` (a JSON object) with `column` set to `id`, every other value kept byte for byte.
+fn with_primary_id(body: &[u8], column: &str, id: Uuid) -> Result<Vec<u8>> {
+    let not_an_object = || Error::config("a create with its own id needs a JSON object body");
+    let mut record: std::collections::BTreeMap<String, Box<serde_json::value::RawValue>> =
+        serde_json::from_slice(body).map_err(|_| not_an_object())?;
+    let id = serde_json::value::to_raw_value(&id.to_string()).map_err(|_| not_an_object())?;
+    record.insert(column.to_owned(), id);
+    serde_json::to_vec(&record).map_err(|_| not_an_object())
+}
+
 impl<E: Entity> CreateRequest<E> {
     /// Gives the record its primary key (`E::PRIMARY_ID`) up front; see [`with_id_column`](Self::with_id_column).
     pub fn with_id(self, id: Uuid) -> Self {
@@ -288,7 +347,7 @@ pub struct RetrieveRequest<E, T> {
 impl<E, T: DeserializeOwned> RetrieveRequest<E, T> {
     /// Takes `$select` and `$expand` from a query, and its annotations (`Prefer`).
     pub fn query(mut self, query: &Query<E>) -> Self {
-        self.query = Some(query.to_query_string().map_err(Error::from));
+        self.query = Some(single_record_query(query));
         self.prefer = query.prefer_header();
         self
     }
@@ -323,10 +382,17 @@ pub struct WriteRequest<E> {
     body: std::result::Result<Vec<u8>, String>,
     precondition: Option<Precondition>,
     etag: Option<String>,
+    query: Option<std::result::Result<String, Error>>,
     options: Option<RequestOptions>,
 }
 
 impl<E> WriteRequest<E> {
+    /// Which columns [`send_returning`](Self::send_returning) returns (`$select`).
+    pub fn query(mut self, query: &Query<E>) -> Self {
+        self.query = Some(single_record_query(query));
+        self
+    }
+
     /// Optimistic concurrency: write only if the record still has this ETag (from `@odata.etag`).
     /// A mismatch fails with [`Error::is_concurrency_conflict`].
     pub fn if_match(mut self, etag: impl Into<String>) -> Self {
@@ -344,8 +410,10 @@ impl<E> WriteRequest<E> {
     fn request(self, returning: bool) -> Result<(EntitySet<E>, ApiRequest)> {
         let path = self.set.record_path(&self.key)?;
         let body = self.body.map_err(Error::config)?;
+        let query = if returning { self.query.transpose()? } else { None };
         let mut request = ApiRequest::new(Method::PATCH, path)
-            .raw_body(Bytes::from(body), HeaderValue::from_static("application/json; charset=utf-8"))
+            .query(query)
+            .raw_body(Bytes::from(body), HeaderValue::from_static(JSON_CONTENT_TYPE))
             .precondition(self.precondition)
             .options(self.options);
         request = match (self.precondition, &self.etag) {

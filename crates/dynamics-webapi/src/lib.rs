@@ -1,13 +1,17 @@
 #![doc = include_str!("../README.md")]
 
 pub mod batch;
+pub mod bulk;
+pub mod change_tracking;
 mod client;
 pub mod entity;
 mod entity_set;
 mod error;
 pub mod exact;
 mod fetch_xml;
+pub mod file_column;
 mod key;
+mod metadata;
 mod operation;
 mod options;
 mod page;

@@ -1,6 +1,7 @@
 //! Functions and actions: `WhoAmI`, and any bound or unbound function or action.
 
-use http::Method;
+use bytes::Bytes;
+use http::{HeaderValue, Method};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -12,7 +13,7 @@ use crate::key::RecordKey;
 use crate::options::RequestOptions;
 use crate::query::{Literal, encode_query_value};
 use crate::response::decode_json;
-use crate::transport::ApiRequest;
+use crate::transport::{ApiRequest, JSON_CONTENT_TYPE};
 
 /// The answer of `WhoAmI`: who the client acts as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,7 +132,8 @@ pub struct ActionCall {
     client: Client,
     name: String,
     bound: Option<(String, RecordKey)>,
-    body: std::result::Result<Option<serde_json::Value>, String>,
+    /// The serialised parameters, kept as bytes so that Money and Decimal values go out exactly.
+    body: std::result::Result<Option<Vec<u8>>, String>,
     options: Option<RequestOptions>,
 }
 
@@ -144,8 +146,7 @@ impl ActionCall {
 
     /// The action's parameters, as a JSON object.
     pub fn body(mut self, body: &impl Serialize) -> Self {
-        self.body =
-            serde_json::to_value(body).map(Some).map_err(|e| format!("the parameters cannot be serialised: {e}"));
+        self.body = serde_json::to_vec(body).map(Some).map_err(|e| format!("the parameters cannot be serialised: {e}"));
         self
     }
 
@@ -168,8 +169,10 @@ impl ActionCall {
             }
             None => operation,
         };
-        let body = self.body.map_err(Error::config)?.unwrap_or_else(|| serde_json::json!({}));
-        let request = ApiRequest::new(Method::POST, path).json_body(&body)?.options(self.options);
+        let body = self.body.map_err(Error::config)?.unwrap_or_else(|| b"{}".to_vec());
+        let request = ApiRequest::new(Method::POST, path)
+            .raw_body(Bytes::from(body), HeaderValue::from_static(JSON_CONTENT_TYPE))
+            .options(self.options);
         Ok((self.client, request))
     }
 

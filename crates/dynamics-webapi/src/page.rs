@@ -2,8 +2,10 @@
 //! (or FetchXML paging cookies), with a position that can be saved and resumed.
 
 use std::fmt;
+use std::task::Poll;
 
-use futures_util::stream::{self, Stream, TryStreamExt};
+use futures_util::future::BoxFuture;
+use futures_util::stream::{self, Stream};
 use http::Method;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -179,8 +181,47 @@ impl<T: DeserializeOwned + Send + 'static> PagedRead<T> {
     }
 
     /// All records, lazily; memory holds one page at a time.
-    pub fn records(self) -> impl Stream<Item = Result<T>> + Send + 'static {
-        self.pages().map_ok(|page| stream::iter(page.records.into_iter().map(Ok))).try_flatten()
+    ///
+    /// The stream is `Unpin`. After an error it ends.
+    pub fn records(self) -> impl Stream<Item = Result<T>> + Send + Unpin + 'static {
+        // Hand-rolled rather than `pages().try_flatten()`: a record already in memory is handed out
+        // without going through layers of stream adapters, which shows at thousands of records a page.
+        let client = self.client;
+        let mut start = Some(self.start);
+        let mut current = Vec::new().into_iter();
+        let mut fetching: Option<BoxFuture<'static, Result<Page<T>>>> = None;
+        stream::poll_fn(move |cx| {
+            loop {
+                if let Some(record) = current.next() {
+                    return Poll::Ready(Some(Ok(record)));
+                }
+                // Give the finished page's buffer back before the next page arrives.
+                current = Vec::new().into_iter();
+                if let Some(page) = fetching.as_mut() {
+                    let page = std::task::ready!(page.as_mut().poll(cx));
+                    fetching = None;
+                    match page {
+                        Ok(page) => {
+                            start = page.next.map(|position| Ok(Start::Position(position)));
+                            current = page.records.into_iter();
+                            continue;
+                        }
+                        Err(error) => {
+                            start = None;
+                            return Poll::Ready(Some(Err(error)));
+                        }
+                    }
+                }
+                match start.take() {
+                    None => return Poll::Ready(None),
+                    Some(Err(error)) => return Poll::Ready(Some(Err(error))),
+                    Some(Ok(next)) => {
+                        let client = client.clone();
+                        fetching = Some(Box::pin(async move { fetch_page::<T>(&client, next).await }));
+                    }
+                }
+            }
+        })
     }
 }
 

@@ -13,6 +13,11 @@ pub(crate) fn decode_json<T: DeserializeOwned>(response: &ApiResponse) -> Result
             None,
         ));
     }
-    serde_json::from_slice(&response.body)
+    serde_json::from_slice(without_bom(&response.body))
         .map_err(|e| Error::decode(describe_json_error(&e), Some(std::sync::Arc::new(e))))
+}
+
+/// The body without a leading UTF-8 byte order mark, which some servers put before JSON.
+pub(crate) fn without_bom(body: &[u8]) -> &[u8] {
+    body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body)
 }

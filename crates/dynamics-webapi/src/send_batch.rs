@@ -42,6 +42,7 @@ impl Client {
             .map_err(|_| Error::config("the batch content type is not valid header text"))?;
         let repeat = if batch.is_idempotent() { Repeat::Safe } else { Repeat::OnlyIfRefused };
         let mut request = ApiRequest::new(Method::POST, "$batch").raw_body(batch.body(), content_type).repeat(repeat);
+        request.multipart_errors_are_answers = true;
         if let Some(prefer) = batch.prefer_header() {
             request = request.header(PREFER, prefer)?;
         }

@@ -29,6 +29,12 @@ impl ThrottleGate {
         }
     }
 
+    /// Whether a pause is in force now.
+    pub(crate) fn is_paused(&self, clock: &dyn Clock) -> bool {
+        let until = *self.until.lock().unwrap_or_else(PoisonError::into_inner);
+        until.is_some_and(|until| until > clock.now())
+    }
+
     /// Pauses every request for `duration` from now (never shortening a longer pause).
     pub(crate) fn pause(&self, clock: &dyn Clock, duration: Duration) {
         let until = clock.now() + duration;

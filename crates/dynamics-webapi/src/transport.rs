@@ -13,10 +13,14 @@ use tracing::Instrument;
 use url::Url;
 
 use crate::client::Client;
-use crate::error::{Error, Precondition, Result, ServiceError, TransportError};
+use crate::error::{Error, Precondition, Result, ServiceError, TransportError, describe_json_error};
 use crate::options::RequestOptions;
+use crate::response::without_bom;
 use crate::retry::Repeat;
 use crate::setup_hint;
+
+/// The content type of every JSON request body.
+pub(crate) const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
 
 /// Where a request goes.
 #[derive(Debug, Clone)]
@@ -37,6 +41,10 @@ pub(crate) struct ApiRequest {
     pub(crate) repeat: Repeat,
     pub(crate) precondition: Option<Precondition>,
     pub(crate) options: Option<RequestOptions>,
+    /// An error status with a `multipart/mixed` body is an answer to read, not an error (`$batch`:
+    /// Dataverse answers 400 with one part per operation when it stops at a failure); so is a server error
+    /// for a request that is not repeated (its operations' outcomes are unknown).
+    pub(crate) multipart_errors_are_answers: bool,
 }
 
 impl ApiRequest {
@@ -50,6 +58,7 @@ impl ApiRequest {
             repeat,
             precondition: None,
             options: None,
+            multipart_errors_are_answers: false,
         }
     }
 
@@ -74,7 +83,7 @@ impl ApiRequest {
     pub(crate) fn json_body(mut self, body: &impl serde::Serialize) -> Result<Self> {
         let bytes = serde_json::to_vec(body)
             .map_err(|e| Error::config(format!("the request body cannot be serialised as JSON: {e}")))?;
-        self.body = Some((Bytes::from(bytes), HeaderValue::from_static("application/json; charset=utf-8")));
+        self.body = Some((Bytes::from(bytes), HeaderValue::from_static(JSON_CONTENT_TYPE)));
         Ok(self)
     }
 
@@ -145,9 +154,14 @@ impl Client {
                 tracing::Span::current().record("attempt", attempt);
                 inner.throttle.wait(&*inner.clock).await;
                 let permit = inner.limiter.acquire().await;
+                if inner.throttle.is_paused(&*inner.clock) {
+                    // A 429 arrived while this request queued for a slot: wait out the pause first.
+                    drop(permit);
+                    attempt -= 1;
+                    continue;
+                }
                 let token = inner.tokens.token(&inner.resource).await.map_err(Error::Auth)?;
                 let sent = self.send_once(&request, &url, &token).await;
-                drop(permit);
                 let (failure, wait, shared_pause) = match sent {
                     Ok((status, headers, body)) => {
                         inner.rate_limits.record(&headers, &inner.limiter);
@@ -157,8 +171,26 @@ impl Client {
                         if let Some(id) = &request_id {
                             span.record("request_id", id.as_str());
                         }
-                        if (200..300).contains(&status) || status == 304 {
+                        // For a batch, a multipart error answer holds the per-operation outcomes, and a server error
+                        // on a batch that is not repeated leaves them unknown: both are for the batch reader.
+                        let batch_answer = request.multipart_errors_are_answers
+                            && ((!matches!(status, 401 | 429) && is_multipart(&headers))
+                                || ((500..600).contains(&status) && request.repeat == Repeat::OnlyIfRefused));
+                        if (200..300).contains(&status) || status == 304 || batch_answer {
                             return Ok(ApiResponse { status, headers, body, repeated_create: false });
+                        }
+                        // An error body that claims to be JSON but is not is reported as unreadable, not guessed at;
+                        // answers that are retried or re-authenticated are judged by their status alone.
+                        let judged_by_status = matches!(status, 401 | 429) || (500..600).contains(&status);
+                        if !judged_by_status
+                            && claims_json(&headers)
+                            && !body.is_empty()
+                            && let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(without_bom(&body))
+                        {
+                            return Err(Error::decode(
+                                format!("the {status} answer's error body: {}", describe_json_error(&e)),
+                                Some(Arc::new(e)),
+                            ));
                         }
                         let error = service_error(&request, &path, status, &headers, &body, request_id);
                         if status == 401 && !reauthenticated {
@@ -174,6 +206,9 @@ impl Client {
                         }
                         if status == 429 {
                             let wait = error.retry_after.unwrap_or_else(|| inner.retry.backoff(attempt));
+                            // Every request of this client waits, even if this one gives up:
+                            // sending while throttled extends the penalty.
+                            inner.throttle.pause(&*inner.clock, wait);
                             (Failure::Service(error), wait, true)
                         } else if matches!(status, 502..=504) && request.repeat != Repeat::OnlyIfRefused {
                             outcome_unknown = true;
@@ -188,6 +223,8 @@ impl Client {
                     }
                     Err(error) => return Err(error),
                 };
+                // The slot is given up only after a 429's pause is in force, so no queued request slips through.
+                drop(permit);
                 let elapsed = inner.clock.now().duration_since(started).unwrap_or_default();
                 let into_error = |failure| match failure {
                     Failure::Service(error) => Error::Service(Box::new(error)),
@@ -197,10 +234,7 @@ impl Client {
                     return Err(into_error(failure));
                 }
                 tracing::debug!(attempt, ?wait, shared_pause, "retrying");
-                if shared_pause {
-                    // Every request of this client waits: sending while throttled extends the penalty.
-                    inner.throttle.pause(&*inner.clock, wait);
-                } else {
+                if !shared_pause {
                     inner.clock.sleep(wait).await;
                 }
             }
@@ -292,6 +326,17 @@ fn request_id(headers: &HeaderMap) -> Option<String> {
         .map(|value| value.split(',').next().unwrap_or(value).trim().to_owned())
 }
 
+fn claims_json(headers: &HeaderMap) -> bool {
+    headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.to_ascii_lowercase().contains("json"))
+}
+
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim_start().to_ascii_lowercase().starts_with("multipart/mixed"))
+}
+
 fn is_duplicate(error: &ServiceError) -> bool {
     error.status == 412 || error.code.eq_ignore_ascii_case("0x80040237")
 }
@@ -330,7 +375,7 @@ pub(crate) fn service_error(
 /// `(code, message, annotations)` from `{"error":{"code":…,"message":…,"@…":…}}`, or the start of a body that is not one.
 pub(crate) fn parse_error_body(body: &[u8]) -> (String, String, BTreeMap<String, String>) {
     let mut details = BTreeMap::new();
-    match serde_json::from_slice::<serde_json::Value>(body) {
+    match serde_json::from_slice::<serde_json::Value>(without_bom(body)) {
         Ok(serde_json::Value::Object(mut root)) => {
             let Some(serde_json::Value::Object(error)) = root.remove("error") else {
                 return (String::new(), String::new(), details);

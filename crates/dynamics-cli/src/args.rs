@@ -1,0 +1,327 @@
+//! The command line, as clap parses it.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Dataverse (Dynamics 365) from the command line, signed in as an app registration (client credentials).
+#[derive(Debug, Parser)]
+#[command(name = "dynamics", version, about, max_term_width = 100)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Connection options, accepted by every subcommand.
+#[derive(Debug, Args)]
+pub(crate) struct GlobalArgs {
+    /// The org URL (default: DATAVERSE_URL), such as https://contoso.crm.dynamics.com.
+    #[arg(long, global = true, value_name = "URL")]
+    pub(crate) url: Option<String>,
+    /// The Directory (tenant) ID or domain (default: AZURE_TENANT_ID).
+    #[arg(long, global = true, value_name = "TENANT")]
+    pub(crate) tenant: Option<String>,
+    /// The Application (client) ID (default: AZURE_CLIENT_ID).
+    #[arg(long = "client-id", global = true, value_name = "GUID")]
+    pub(crate) client_id: Option<String>,
+    /// Read the client secret from this file (instead of AZURE_CLIENT_SECRET).
+    #[arg(long = "client-secret-file", global = true, value_name = "FILE")]
+    pub(crate) client_secret_file: Option<PathBuf>,
+    /// Read the client secret from standard input.
+    #[arg(long = "client-secret-stdin", global = true)]
+    pub(crate) client_secret_stdin: bool,
+    /// Refused: a secret on the command line shows in shell history and process lists.
+    #[arg(long = "client-secret", global = true, hide = true, value_name = "REFUSED")]
+    pub(crate) client_secret_refused: Option<String>,
+    /// A named profile from the config file (DYNAMICS_CONFIG, or the platform's config folder).
+    #[arg(long, global = true, value_name = "NAME")]
+    pub(crate) profile: Option<String>,
+    /// Retry a throttled (429) or failed (502-504, timeout) request up to N times (default 5).
+    #[arg(long, global = true, value_name = "N")]
+    pub(crate) retries: Option<u32>,
+    /// The Azure AD token endpoint: v2 (scope <org>/.default, the default) or v1 (resource <org>)
+    /// (default: DYNAMICS_TOKEN_ENDPOINT, or the profile's token_endpoint).
+    #[arg(long, global = true, value_enum, value_name = "VERSION")]
+    pub(crate) endpoint: Option<Endpoint>,
+    /// Log each HTTP request and its status to stderr (never a secret or a token).
+    #[arg(long, short, global = true)]
+    pub(crate) verbose: bool,
+}
+
+/// The Azure AD token endpoint version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Endpoint {
+    /// `<authority>/<tenant>/oauth2/token` with `resource=<org>`.
+    V1,
+    /// `<authority>/<tenant>/oauth2/v2.0/token` with `scope=<org>/.default`.
+    V2,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Acquire a token and show its claims (the token itself only with --raw).
+    Token {
+        /// Print the token itself, alone, to stdout.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// Check the setup step by step and say what to fix.
+    Doctor,
+    /// Show who the app acts as (WhoAmI).
+    Whoami {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+    /// Read records of an entity set.
+    Query(QueryArgs),
+    /// Read one record by id or alternate key.
+    Get(GetArgs),
+    /// Create a record from a JSON body (a file, or stdin).
+    Create(WriteArgs),
+    /// Update an existing record from a JSON body (never creates).
+    Update(KeyedWriteArgs),
+    /// Update a record, or create it when it does not exist.
+    Upsert(KeyedWriteArgs),
+    /// Delete a record.
+    Delete(DeleteArgs),
+    /// Run a FetchXML query from a file.
+    Fetchxml(FetchXmlArgs),
+    /// Save the org's $metadata (CSDL) to a file.
+    Metadata {
+        /// Where to write it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Export an entity set to a file, page by page; rerun after an interruption to resume.
+    Export(ExportArgs),
+    /// Sync an entity set to a file with change tracking: everything the first time, then only the changes.
+    Sync(SyncArgs),
+    /// Write records from a file (NDJSON or a JSON array) through the bulk API (CreateMultiple, ...).
+    Import(ImportArgs),
+    /// Run the whole flow against a local emulator of Azure AD and Dataverse (no Azure account needed).
+    Demo(DemoArgs),
+}
+
+/// Query options shared by `query` and `export`.
+#[derive(Debug, Args, Clone, Default)]
+pub(crate) struct QueryOptions {
+    /// Columns to return, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub(crate) select: Vec<String>,
+    /// An OData filter, such as "statecode eq 0 and contains(name,'Contoso')".
+    #[arg(long, value_name = "EXPR")]
+    pub(crate) filter: Option<String>,
+    /// Sort order, such as "name asc,createdon desc".
+    #[arg(long, value_name = "EXPR")]
+    pub(crate) orderby: Option<String>,
+    /// At most this many records.
+    #[arg(long, value_name = "N")]
+    pub(crate) top: Option<u32>,
+    /// Related records, such as "primarycontactid($select=fullname)".
+    #[arg(long, value_name = "EXPR")]
+    pub(crate) expand: Option<String>,
+    /// Records per page (Prefer: odata.maxpagesize).
+    #[arg(long = "page-size", value_name = "N")]
+    pub(crate) page_size: Option<u32>,
+    /// Ask for formatted values (choice labels, money and dates as text).
+    #[arg(long)]
+    pub(crate) formatted: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct QueryArgs {
+    /// The entity set, such as accounts.
+    pub(crate) entity_set: String,
+    #[command(flatten)]
+    pub(crate) options: QueryOptions,
+    /// Follow the next links and read every page (default: the first page only).
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GetArgs {
+    /// The entity set, such as accounts.
+    pub(crate) entity_set: String,
+    /// The record's id (a GUID), or an alternate key such as accountnumber=A-1 or "name1=x,name2=y".
+    pub(crate) key: String,
+    /// Columns to return, comma-separated.
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub(crate) select: Vec<String>,
+    /// Ask for formatted values.
+    #[arg(long)]
+    pub(crate) formatted: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WriteArgs {
+    /// The entity set, such as accounts.
+    pub(crate) entity_set: String,
+    /// The JSON body; `-` or nothing reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+    /// Print the record as written (Prefer: return=representation).
+    #[arg(long = "return")]
+    pub(crate) returning: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct KeyedWriteArgs {
+    /// The entity set, such as accounts.
+    pub(crate) entity_set: String,
+    /// The record's id, or an alternate key such as accountnumber=A-1.
+    pub(crate) key: String,
+    /// The JSON body; `-` or nothing reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+    /// Write only if the record still has this ETag (optimistic concurrency).
+    #[arg(long = "if-match", value_name = "ETAG")]
+    pub(crate) if_match: Option<String>,
+    /// Print the record as written (Prefer: return=representation).
+    #[arg(long = "return")]
+    pub(crate) returning: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeleteArgs {
+    /// The entity set, such as accounts.
+    pub(crate) entity_set: String,
+    /// The record's id, or an alternate key such as accountnumber=A-1.
+    pub(crate) key: String,
+    /// Delete only if the record still has this ETag.
+    #[arg(long = "if-match", value_name = "ETAG")]
+    pub(crate) if_match: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FetchXmlArgs {
+    /// The file with the <fetch> query; `-` reads standard input.
+    pub(crate) file: PathBuf,
+    /// The entity set (default: the plural of <entity name="...">).
+    #[arg(long = "set", value_name = "ENTITY_SET")]
+    pub(crate) entity_set: Option<String>,
+    /// Read every page (default: the first page only).
+    #[arg(long)]
+    pub(crate) all: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub(crate) format: Format,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// The entity set, such as accounts.
+    pub(crate) entity_set: String,
+    /// The file to write; its resume state is kept beside it in FILE.export-state.json.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson)]
+    pub(crate) format: ExportFormat,
+    #[command(flatten)]
+    pub(crate) options: QueryOptions,
+    /// Start over, discarding a saved position.
+    #[arg(long)]
+    pub(crate) restart: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct SyncArgs {
+    /// The entity set, such as accounts (its table must have change tracking turned on).
+    pub(crate) entity_set: String,
+    /// The sync's state: the delta link to go on from, saved when a run completes.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) state: PathBuf,
+    /// Where this run's records (first run) or changes (later runs) go; replaced when the run completes.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: PathBuf,
+    /// File format.
+    #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson)]
+    pub(crate) format: ExportFormat,
+    /// Columns to sync, comma-separated (fixed by the first run).
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub(crate) select: Vec<String>,
+    /// Records per page (Prefer: odata.maxpagesize; fixed by the first run, later runs may leave it out).
+    #[arg(long = "page-size", value_name = "N")]
+    pub(crate) page_size: Option<u32>,
+    /// The primary id column, named in deletion lines (default: the singular of the set + id, such as accountid).
+    #[arg(long = "primary-id", value_name = "COLUMN")]
+    pub(crate) primary_id: Option<String>,
+    /// Start over: read every record again and replace the saved state.
+    #[arg(long)]
+    pub(crate) restart: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct ImportArgs {
+    /// The entity set, such as accounts.
+    pub(crate) entity_set: String,
+    /// The records: one JSON object per line (NDJSON) or a JSON array of objects; `-` reads standard input.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: PathBuf,
+    /// What to do with each record.
+    #[arg(long, value_enum, default_value_t = ImportMode::Create)]
+    pub(crate) mode: ImportMode,
+    /// For update and upsert: the alternate key columns, comma-separated (default: the primary id column).
+    #[arg(long, value_delimiter = ',', value_name = "COLUMNS")]
+    pub(crate) key: Vec<String>,
+    /// The table's logical name, stamped in each target's @odata.type (default: the singular of the set).
+    #[arg(long = "logical-name", value_name = "NAME")]
+    pub(crate) logical_name: Option<String>,
+    /// The primary id column (default: the logical name + id; activityid for activities).
+    #[arg(long = "primary-id", value_name = "COLUMN")]
+    pub(crate) primary_id: Option<String>,
+    /// The largest chunk, in records (default 1000; chunks start at 100 and grow while they finish quickly).
+    #[arg(long = "max-chunk-size", value_name = "N")]
+    pub(crate) max_chunk_size: Option<usize>,
+}
+
+/// What `import` does with each record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ImportMode {
+    /// New records (CreateMultiple).
+    Create,
+    /// Existing records, by primary id or --key (UpdateMultiple); a missing record fails.
+    Update,
+    /// Update, or create when missing, by primary id or --key (UpsertMultiple).
+    Upsert,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// How many records to seed for the paged read.
+    #[arg(long, default_value_t = 3000, value_name = "N")]
+    pub(crate) records: usize,
+}
+
+/// How records are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    /// Aligned columns, for people.
+    Table,
+    /// One JSON array (or object).
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+/// How an export file is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum ExportFormat {
+    /// One JSON object per line.
+    Ndjson,
+    /// Comma-separated values with a header row.
+    Csv,
+}

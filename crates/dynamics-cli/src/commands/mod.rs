@@ -1,0 +1,57 @@
+//! One module per subcommand; [`dispatch`] picks one.
+
+mod fetchxml;
+mod metadata;
+mod query;
+mod record;
+pub(crate) mod token;
+mod whoami;
+
+use crate::args::{Cli, Command};
+use crate::config::Settings;
+use crate::connection::Connection;
+use crate::env::Env;
+use crate::error::Result;
+use crate::io::Io;
+
+pub(crate) use query::print_read;
+
+/// Runs the parsed command; `Ok` holds the exit code (a `doctor` with failed steps exits non-zero).
+pub(crate) async fn dispatch(cli: Cli, env: &Env, io: &mut Io) -> Result<u8> {
+    if let Command::Demo(args) = &cli.command {
+        #[cfg(feature = "demo")]
+        return crate::demo::run(args, &cli.global, env, io).await;
+        #[cfg(not(feature = "demo"))]
+        return Err(crate::Error::usage_with_hint(
+            format!("this build has no demo (asked for {} records)", args.records),
+            "build with the default `demo` feature: cargo run -p dynamics-cli -- demo",
+        ));
+    }
+    let settings = Settings::resolve(&cli.global, env, io)?;
+    if let Command::Doctor = &cli.command {
+        return crate::doctor::run(&settings, io).await;
+    }
+    let connection = Connection::open(&settings)?;
+    run_with(cli.command, &connection, io).await.map(|()| 0)
+}
+
+/// Runs a command that needs a connection (the demo runs them against its emulator too).
+pub(crate) async fn run_with(command: Command, connection: &Connection, io: &mut Io) -> Result<()> {
+    match command {
+        Command::Token { raw } => token::run(connection, raw, io).await,
+        Command::Whoami { format } => whoami::run(connection, format, io).await,
+        Command::Query(args) => query::run(connection, args, io).await,
+        Command::Get(args) => record::get(connection, args, io).await,
+        Command::Create(args) => record::create(connection, args, io).await,
+        Command::Update(args) => record::update(connection, args, false, io).await,
+        Command::Upsert(args) => record::update(connection, args, true, io).await,
+        Command::Delete(args) => record::delete(connection, args, io).await,
+        Command::Fetchxml(args) => fetchxml::run(connection, args, io).await,
+        Command::Metadata { out } => metadata::run(connection, &out, io).await,
+        Command::Export(args) => crate::export::run(connection, args, io).await,
+        Command::Sync(args) => crate::sync::run(connection, args, io).await,
+        Command::Import(args) => crate::import::run(connection, args, io).await,
+        // Handled by `dispatch` before a connection is opened.
+        Command::Doctor | Command::Demo(_) => Ok(()),
+    }
+}

@@ -1,0 +1,108 @@
+#![doc = include_str!("../README.md")]
+
+mod args;
+mod body;
+mod claims;
+mod commands;
+mod config;
+mod connection;
+#[cfg(feature = "demo")]
+mod demo;
+mod doctor;
+mod env;
+mod error;
+mod export;
+mod import;
+mod io;
+mod key;
+mod printer;
+mod profile;
+mod progress;
+mod read_options;
+mod sync;
+mod table;
+mod table_names;
+mod verbose;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use tracing::instrument::WithSubscriber as _;
+
+pub use env::{DATAVERSE_URL, DYNAMICS_CONFIG, DYNAMICS_PROFILE, DYNAMICS_TOKEN_ENDPOINT, Env};
+pub use error::{Error, Result};
+pub use io::{Captured, Io};
+
+/// The exit code of a failed command (an error, or a failed `doctor` step).
+pub const EXIT_FAILURE: u8 = 1;
+/// The exit code of a command line that cannot be parsed.
+pub const EXIT_USAGE: u8 = 2;
+
+/// Runs the `dynamics` command line: `args` starts with the program name, `env` is the environment to read,
+/// `io` the streams to use. Data goes to stdout, everything else to stderr.
+///
+/// ```no_run
+/// use dynamics_cli::{Env, Io};
+///
+/// # async fn demo() {
+/// let (mut io, captured) = Io::captured("");
+/// let env = Env::new().with("DATAVERSE_URL", "https://contoso.crm.dynamics.com");
+/// let code = dynamics_cli::run(["dynamics", "whoami"], &env, &mut io).await;
+/// println!("{code:?} {}", captured.stdout());
+/// # }
+/// ```
+pub async fn run<I, T>(args: I, env: &Env, io: &mut Io) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    ExitCode::from(run_code(args, env, io).await)
+}
+
+/// As [`run`], returning the exit code as a number.
+pub async fn run_code<I, T>(args: I, env: &Env, io: &mut Io) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match args::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            let text = error.render().to_string();
+            return if error.use_stderr() {
+                io.eprintln(text.trim_end());
+                EXIT_USAGE
+            } else {
+                io.println(text.trim_end());
+                0
+            };
+        }
+    };
+    let outcome = if cli.global.verbose {
+        let dispatch = verbose::dispatch(io);
+        if io.is_process() {
+            // The process's own run: set it globally, so that spawned tasks (token refreshes) log too.
+            let _ = tracing::dispatcher::set_global_default(dispatch.clone());
+        }
+        commands::dispatch(cli, env, io).with_subscriber(dispatch).await
+    } else {
+        commands::dispatch(cli, env, io).await
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            report(&error, io);
+            EXIT_FAILURE
+        }
+    }
+}
+
+/// Prints an error as one line, then its hint.
+pub(crate) fn report(error: &Error, io: &mut Io) {
+    let line = error.line();
+    io.eprintln(format!("error: {line}"));
+    if let Some(hint) = error.hint().filter(|hint| !line.contains(hint.as_str())) {
+        io.eprintln(format!("hint: {hint}"));
+    }
+}

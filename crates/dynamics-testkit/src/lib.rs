@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+
+mod aad;
+mod emulator;
+mod entity_set_spec;
+mod error;
+mod faults;
+mod journal;
+mod reply;
+mod router;
+mod seed;
+mod setup_state;
+mod state;
+mod webapi;
+
+pub use emulator::{Emulator, EmulatorBuilder};
+pub use entity_set_spec::EntitySetSpec;
+pub use error::{Error, Result};
+pub use faults::{Faults, ThrottleKind};
+pub use journal::{Counters, Journal, JournalEntry, Server};
+pub use setup_state::SetupState;

@@ -1,0 +1,391 @@
+//! `$batch`: a `multipart/mixed` body of operations and change sets, answered part by part.
+//!
+//! As Dataverse does: a change set is atomic (any failure rolls all of it back and answers with that one
+//! error for the whole change set); `Content-ID` values let later operations of a change set refer to
+//! what earlier ones created (`$1` in a URL or in an `@odata.bind`); without `Prefer: odata.continue-on-error`
+//! the batch stops at the first failure (and answers `400`), with it every item runs.
+
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::odata_error::ODataError;
+use super::{ApiRequest, Ctx, route};
+use crate::reply::Reply;
+
+/// One HTTP request inside the batch.
+#[derive(Debug)]
+struct PartRequest {
+    content_id: Option<String>,
+    method: String,
+    url: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+/// A top-level item of the batch.
+#[derive(Debug)]
+enum Item {
+    Operation(PartRequest),
+    ChangeSet(Vec<PartRequest>),
+}
+
+/// `POST $batch`.
+pub(crate) fn handle(ctx: &mut Ctx<'_>, request: &ApiRequest) -> Reply {
+    let items = match parse_batch(request) {
+        Ok(items) => items,
+        Err(message) => return ODataError::bad_query(format!("The batch request is malformed: {message}")).reply(),
+    };
+    let continue_on_error = request.preferences().continue_on_error;
+    let boundary = format!("batchresponse_{}", Uuid::new_v4());
+    let mut out = Vec::new();
+    let mut stopped = false;
+    for item in items {
+        let failed = match item {
+            Item::Operation(part) => {
+                let reply = execute(ctx, &part, &[]);
+                let failed = reply.status >= 400;
+                write_part(&mut out, &boundary, part.content_id.as_deref(), &reply);
+                failed
+            }
+            Item::ChangeSet(parts) => change_set(ctx, &mut out, &boundary, &parts),
+        };
+        if failed && !continue_on_error {
+            stopped = true;
+            break;
+        }
+    }
+    out.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let status = if stopped { 400 } else { 200 };
+    let reply = Reply::empty(status).with_body(out, &format!("multipart/mixed; boundary={boundary}"));
+    if continue_on_error { reply.header("Preference-Applied", "odata.continue-on-error") } else { reply }
+}
+
+/// Runs a change set atomically; true when it failed (and was rolled back).
+fn change_set(ctx: &mut Ctx<'_>, out: &mut Vec<u8>, boundary: &str, parts: &[PartRequest]) -> bool {
+    let saved_store = ctx.state.store.clone();
+    let saved_counters = ctx.state.counters;
+    let mut references: Vec<(String, String)> = Vec::new();
+    let mut replies = Vec::new();
+    for part in parts {
+        let reply = execute(ctx, part, &references);
+        if reply.status >= 400 {
+            ctx.state.store = saved_store;
+            let batch_operations = ctx.state.counters.batch_operations;
+            ctx.state.counters = saved_counters;
+            ctx.state.counters.batch_operations = batch_operations;
+            write_part(out, boundary, part.content_id.as_deref(), &reply);
+            return true;
+        }
+        if let (Some(id), Some(entity)) = (&part.content_id, header(&reply, "OData-EntityId")) {
+            let below_root =
+                entity.find("/api/data/v").and_then(|at| entity[at + 11..].split_once('/')).map(|(_, rest)| rest);
+            if let Some(path) = below_root {
+                references.push((id.clone(), path.to_owned()));
+            }
+        }
+        replies.push((part.content_id.clone(), reply));
+    }
+    let change_boundary = format!("changesetresponse_{}", Uuid::new_v4());
+    out.extend_from_slice(
+        format!("--{boundary}\r\nContent-Type: multipart/mixed; boundary={change_boundary}\r\n\r\n").as_bytes(),
+    );
+    for (content_id, reply) in &replies {
+        write_part(out, &change_boundary, content_id.as_deref(), reply);
+    }
+    out.extend_from_slice(format!("--{change_boundary}--\r\n").as_bytes());
+    false
+}
+
+fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+    reply.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
+}
+
+/// Runs one operation, resolving `$n` references of its change set.
+fn execute(ctx: &mut Ctx<'_>, part: &PartRequest, references: &[(String, String)]) -> Reply {
+    ctx.state.counters.batch_operations += 1;
+    let url = resolve_url(&part.url, references);
+    let Some(below_root) = below_service_root(&url) else {
+        return ODataError::bad_query(format!(
+            "The URL `{}` of a batch operation is not in this org's Web API.",
+            part.url
+        ))
+        .reply();
+    };
+    let (path, query) = match below_root.split_once('?') {
+        Some((path, query)) => (path.to_owned(), Some(query.to_owned())),
+        None => (below_root, None),
+    };
+    let body = if references.is_empty() { part.body.clone() } else { resolve_body(&part.body, references) };
+    let request = ApiRequest { method: part.method.clone(), path, query, headers: part.headers.clone(), body };
+    route(ctx, &request)
+}
+
+/// `$1/name` becomes `accounts(<id>)/name` when Content-ID 1 created that account.
+fn resolve_url(url: &str, references: &[(String, String)]) -> String {
+    if let Some(rest) = url.strip_prefix('$') {
+        let (id, tail) = rest.split_once('/').map_or((rest, ""), |(id, tail)| (id, tail));
+        if let Some((_, path)) = references.iter().find(|(known, _)| known == id) {
+            return if tail.is_empty() { path.clone() } else { format!("{path}/{tail}") };
+        }
+    }
+    url.to_owned()
+}
+
+/// `"x@odata.bind": "$1"` becomes `"/accounts(<id>)"`.
+fn resolve_body(body: &[u8], references: &[(String, String)]) -> Vec<u8> {
+    let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(body) else {
+        return body.to_vec();
+    };
+    for (name, value) in map.iter_mut() {
+        if (name.ends_with("@odata.bind") || name == "@odata.id")
+            && let Value::String(text) = value
+            && text.starts_with('$')
+        {
+            *text = format!("/{}", resolve_url(text, references));
+        }
+    }
+    Value::Object(map).to_string().into_bytes()
+}
+
+/// The part of an operation URL below the service root: absolute, rooted or relative.
+fn below_service_root(url: &str) -> Option<String> {
+    if let Some(at) = url.find("/api/data/v") {
+        let rest = &url[at + "/api/data/v".len()..];
+        return Some(rest.split_once('/').map_or(String::new(), |(_, below)| below.to_owned()));
+    }
+    if url.contains("://") || url.starts_with('/') {
+        return None;
+    }
+    Some(url.to_owned())
+}
+
+fn write_part(out: &mut Vec<u8>, boundary: &str, content_id: Option<&str>, reply: &Reply) {
+    let mut text = format!("--{boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n");
+    if let Some(id) = content_id {
+        text.push_str(&format!("Content-ID: {id}\r\n"));
+    }
+    text.push_str(&format!("\r\nHTTP/1.1 {} {}\r\n", reply.status, reason(reply.status)));
+    if !reply.has_header("odata-version") {
+        text.push_str("OData-Version: 4.0\r\n");
+    }
+    for (name, value) in &reply.headers {
+        // In a batch, Dataverse answers a create with `Location` as well as `OData-EntityId`.
+        if name.eq_ignore_ascii_case("OData-EntityId") && !reply.has_header("location") {
+            text.push_str(&format!("Location: {value}\r\n"));
+        }
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some((_, content_type)) = &reply.body {
+        text.push_str(&format!("Content-Type: {content_type}\r\n"));
+    }
+    text.push_str("\r\n");
+    out.extend_from_slice(text.as_bytes());
+    if let Some((body, _)) = &reply.body {
+        out.extend_from_slice(body);
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        304 => "Not Modified",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        412 => "Precondition Failed",
+        429 => "Too Many Requests",
+        501 => "Not Implemented",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+/// The `boundary` parameter of a multipart content type.
+fn boundary_of(content_type: &str) -> Option<String> {
+    let lower = content_type.to_ascii_lowercase();
+    if !lower.trim_start().starts_with("multipart/mixed") {
+        return None;
+    }
+    content_type.split(';').map(str::trim).find_map(|parameter| {
+        let (name, value) = parameter.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("boundary").then(|| value.trim().trim_matches('"').to_owned())
+    })
+}
+
+fn parse_batch(request: &ApiRequest) -> Result<Vec<Item>, String> {
+    let content_type = request.header("content-type").ok_or("it has no Content-Type")?;
+    let boundary = boundary_of(content_type).ok_or("its Content-Type is not multipart/mixed with a boundary")?;
+    let mut items = Vec::new();
+    for part in split(&request.body, &boundary)? {
+        let (headers, content) = split_head(part);
+        let part_type = find_header(&headers, "content-type").unwrap_or_default();
+        if let Some(inner) = boundary_of(&part_type) {
+            let mut operations = Vec::new();
+            for operation in split(content, &inner)? {
+                operations.push(parse_operation(operation)?);
+            }
+            if operations.is_empty() {
+                return Err("a change set has no operations".to_owned());
+            }
+            items.push(Item::ChangeSet(operations));
+        } else {
+            items.push(Item::Operation(parse_operation(part)?));
+        }
+    }
+    Ok(items)
+}
+
+/// The parts between `--boundary` lines, up to `--boundary--`.
+fn split<'a>(body: &'a [u8], boundary: &str) -> Result<Vec<&'a [u8]>, String> {
+    let delimiter = format!("--{boundary}");
+    let delimiter = delimiter.as_bytes();
+    let mut starts = Vec::new();
+    let mut at = 0;
+    while let Some(found) = find(&body[at..], delimiter) {
+        let position = at + found;
+        let line_start = position == 0 || body[position - 1] == b'\n';
+        if line_start {
+            starts.push(position);
+        }
+        at = position + delimiter.len();
+    }
+    let mut parts = Vec::new();
+    for (index, start) in starts.iter().enumerate() {
+        let after = start + delimiter.len();
+        if body[after..].starts_with(b"--") {
+            return Ok(parts);
+        }
+        let content_start = match find(&body[after..], b"\n") {
+            Some(newline) => after + newline + 1,
+            None => return Err("a part has no content".to_owned()),
+        };
+        let end = starts.get(index + 1).copied().ok_or("the closing boundary is missing")?;
+        if content_start > end {
+            return Err("a part is empty".to_owned());
+        }
+        let mut content = &body[content_start..end];
+        content = content.strip_suffix(b"\n").unwrap_or(content);
+        content = content.strip_suffix(b"\r").unwrap_or(content);
+        parts.push(content);
+    }
+    Err(format!("the closing boundary --{boundary}-- is missing"))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|window| window == needle)
+}
+
+/// Splits headers from content at the first blank line.
+fn split_head(part: &[u8]) -> (Vec<(String, String)>, &[u8]) {
+    let (head, content) = match (find(part, b"\r\n\r\n"), find(part, b"\n\n")) {
+        (Some(crlf), Some(lf)) if lf < crlf => (&part[..lf], &part[lf + 2..]),
+        (Some(crlf), _) => (&part[..crlf], &part[crlf + 4..]),
+        (None, Some(lf)) => (&part[..lf], &part[lf + 2..]),
+        (None, None) => (part, &part[part.len()..]),
+    };
+    let headers = String::from_utf8_lossy(head)
+        .lines()
+        .filter_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            Some((name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        })
+        .collect();
+    (headers, content)
+}
+
+fn find_header(headers: &[(String, String)], name: &str) -> Option<String> {
+    headers.iter().find(|(key, _)| key == name).map(|(_, value)| value.clone())
+}
+
+/// An `application/http` part: its MIME headers, then the request line, headers and body.
+fn parse_operation(part: &[u8]) -> Result<PartRequest, String> {
+    let (mime_headers, http) = split_head(part);
+    let content_id = find_header(&mime_headers, "content-id");
+    let (request_line_end, skip) = match find(http, b"\r\n") {
+        Some(end) => (end, 2),
+        None => (find(http, b"\n").unwrap_or(http.len()), 1),
+    };
+    let request_line = String::from_utf8_lossy(&http[..request_line_end]).into_owned();
+    let rest = http.get(request_line_end + skip..).unwrap_or_default();
+    let mut words = request_line.split_whitespace();
+    let (Some(method), Some(url)) = (words.next(), words.next()) else {
+        return Err(format!("`{request_line}` is not an HTTP request line"));
+    };
+    let (headers, body) = if rest.starts_with(b"\r\n") || rest.starts_with(b"\n") || rest.is_empty() {
+        let skip = if rest.starts_with(b"\r\n") { 2 } else { usize::from(!rest.is_empty()) };
+        (Vec::new(), &rest[skip..])
+    } else {
+        split_head(rest)
+    };
+    let mut body = body.to_vec();
+    while body.last().is_some_and(|byte| matches!(byte, b'\r' | b'\n')) {
+        body.pop();
+    }
+    Ok(PartRequest { content_id, method: method.to_ascii_uppercase(), url: url.to_owned(), headers, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BODY: &str = "--batch_1\r\nContent-Type: multipart/mixed; boundary=\"changeset_2\"\r\n\r\n--changeset_2\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\nContent-ID: 1\r\n\r\nPOST /api/data/v9.2/tasks HTTP/1.1\r\nContent-Type: application/json; type=entry\r\n\r\n{\"subject\":\"a\"}\r\n--changeset_2--\r\n\r\n--batch_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\nGET /api/data/v9.2/accounts?$select=name HTTP/1.1\r\n\r\n\r\n--batch_1--\r\n";
+
+    #[test]
+    fn parses_change_sets_and_operations() {
+        let request = ApiRequest {
+            method: "POST".into(),
+            path: "$batch".into(),
+            query: None,
+            headers: vec![("content-type".into(), "multipart/mixed; boundary=batch_1".into())],
+            body: BODY.as_bytes().to_vec(),
+        };
+        let items = parse_batch(&request).unwrap();
+        assert_eq!(items.len(), 2);
+        let Item::ChangeSet(parts) = &items[0] else { panic!() };
+        assert_eq!((parts[0].method.as_str(), parts[0].url.as_str()), ("POST", "/api/data/v9.2/tasks"));
+        assert_eq!(parts[0].content_id.as_deref(), Some("1"));
+        assert_eq!(parts[0].body, b"{\"subject\":\"a\"}");
+        assert_eq!(find_header(&parts[0].headers, "content-type").as_deref(), Some("application/json; type=entry"));
+        let Item::Operation(get) = &items[1] else { panic!() };
+        assert_eq!(get.url, "/api/data/v9.2/accounts?$select=name");
+        assert!(get.body.is_empty());
+    }
+
+    #[test]
+    fn malformed_bodies_are_errors_not_panics() {
+        let parse = |body: &str| {
+            let request = ApiRequest {
+                method: "POST".into(),
+                path: "$batch".into(),
+                query: None,
+                headers: vec![("content-type".into(), "multipart/mixed; boundary=batch_1".into())],
+                body: body.as_bytes().to_vec(),
+            };
+            parse_batch(&request).map(|items| items.len())
+        };
+        assert_eq!(parse("--batch_1--\r\n"), Ok(0));
+        assert!(parse("--batch_1\r\n").unwrap_err().contains("closing boundary"));
+        assert!(parse("").unwrap_err().contains("closing boundary"));
+        assert!(parse("--batch_1").is_err());
+        assert!(parse("--batch_1\r\n\r\n--batch_1--").unwrap_err().contains("not an HTTP request line"));
+    }
+
+    #[test]
+    fn resolves_content_id_references() {
+        let references = vec![("1".to_owned(), "accounts(a0000001-0000-4000-8000-000000000001)".to_owned())];
+        assert_eq!(resolve_url("$1/name", &references), "accounts(a0000001-0000-4000-8000-000000000001)/name");
+        assert_eq!(resolve_url("$2", &references), "$2");
+        let body = resolve_body(br#"{"parentcustomerid_account@odata.bind":"$1"}"#, &references);
+        assert!(String::from_utf8(body).unwrap().contains("\"/accounts(a0000001"));
+        assert_eq!(
+            below_service_root("http://127.0.0.1:1/api/data/v9.2/accounts?$top=1").as_deref(),
+            Some("accounts?$top=1")
+        );
+        assert_eq!(below_service_root("/other/path"), None);
+    }
+}
