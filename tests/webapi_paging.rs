@@ -342,3 +342,48 @@ async fn a_fetch_xml_position_can_be_saved_and_resumed() {
         "{fetch}"
     );
 }
+
+#[tokio::test]
+async fn fetch_xml_can_ask_for_formatted_values_beside_the_paging_cookie() {
+    let server = MockServer::start().await;
+    let body = serde_json::json!({
+        "value": [{
+            "fullname": "Paul Cannon (sample)",
+            "annualincome": 52000.0,
+            "annualincome@OData.Community.Display.V1.FormattedValue": "$52,000.00"
+        }]
+    });
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/contacts")))
+        .respond_with(json_response(200, &body.to_string()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    fail_unmatched(&server).await;
+    let (client, _, _) = webapi_client(&server);
+    let fetch = r#"<fetch count="5"><entity name="contact"><attribute name="annualincome"/></entity></fetch>"#;
+
+    let contacts: Vec<Record> = client
+        .fetch_xml_annotated("contacts", fetch, [dynamics_webapi::query::Annotation::FormattedValue])
+        .records()
+        .try_collect()
+        .await
+        .unwrap();
+
+    assert_eq!(contacts[0].formatted_value("annualincome").as_deref(), Some("$52,000.00"));
+    let sent = server.received_requests().await.unwrap();
+    assert_eq!(
+        header_text(&sent[0], "prefer").as_deref(),
+        Some("odata.include-annotations=\"Microsoft.Dynamics.CRM.*,OData.Community.Display.V1.FormattedValue\"")
+    );
+
+    let bad = client.fetch_xml_annotated::<Record>(
+        "contacts",
+        fetch,
+        [dynamics_webapi::query::Annotation::Other("not a pattern".into())],
+    );
+    let error = bad.first_page().await.unwrap_err();
+    let cause = std::error::Error::source(&error).map(ToString::to_string).unwrap_or_default();
+    assert!(cause.contains("not a pattern"), "{error}: {cause}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 1, "a bad annotation is refused before sending");
+}

@@ -29,16 +29,21 @@ fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
 }
 
+/// The input's path relative to the workspace root, worked out from the names alone (never by resolving links),
+/// so the header is the same wherever the checkout and `../shared` are and however they are mounted.
 fn label(path: &Path) -> String {
-    let root = root();
-    let path = path.canonicalize().unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    match path.strip_prefix(&root) {
-        Ok(relative) => relative.display().to_string(),
-        Err(_) => match path.strip_prefix(root.parent().unwrap()) {
-            Ok(outside) => format!("../{}", outside.display()),
-            Err(_) => path.display().to_string(),
-        },
+    let relative = path.strip_prefix(root()).unwrap_or(path);
+    let mut parts: Vec<String> = Vec::new();
+    for component in relative.components() {
+        match component {
+            std::path::Component::ParentDir if parts.last().is_some_and(|last| last != "..") => {
+                parts.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => parts.push(other.as_os_str().to_string_lossy().into_owned()),
+        }
     }
+    parts.join("/")
 }
 
 fn run_case(dir: &Path) -> Vec<String> {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::client::Client;
 use crate::error::{Error, Result};
 use crate::page::{PagePosition, PagedRead};
-use crate::query::encode_query_value;
+use crate::query::{Annotation, encode_query_value, include_annotations};
 use crate::transport::ApiRequest;
 
 impl Client {
@@ -27,16 +27,44 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn fetch_xml<T: DeserializeOwned>(&self, entity_set: &str, fetch_xml: &str) -> PagedRead<T> {
+        self.fetch_xml_annotated(entity_set, fetch_xml, [])
+    }
+
+    /// As [`fetch_xml`](Self::fetch_xml), also asking for `annotations` (formatted values, lookup names)
+    /// beside the `Microsoft.Dynamics.CRM.*` ones the paging cookie needs.
+    ///
+    /// ```no_run
+    /// use futures_util::TryStreamExt;
+    /// use dynamics_webapi::query::Annotation;
+    /// use dynamics_webapi::{Client, Record};
+    ///
+    /// # async fn run(client: Client) -> dynamics_webapi::Result<()> {
+    /// let fetch = r#"<fetch count="500"><entity name="account"><attribute name="revenue"/></entity></fetch>"#;
+    /// let accounts: Vec<Record> =
+    ///     client.fetch_xml_annotated("accounts", fetch, [Annotation::FormattedValue]).records().try_collect().await?;
+    /// for account in &accounts {
+    ///     println!("{:?}", account.formatted_value("revenue"));
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn fetch_xml_annotated<T: DeserializeOwned>(
+        &self,
+        entity_set: &str,
+        fetch_xml: &str,
+        annotations: impl IntoIterator<Item = Annotation>,
+    ) -> PagedRead<T> {
         let cursor = FetchXmlCursor {
             entity_set: entity_set.to_owned(),
             fetch_xml: fetch_xml.to_owned(),
             page: 1,
             cookie: None,
         };
-        self.paged(PagePosition::fetch_xml(
-            cursor,
-            Some("odata.include-annotations=\"Microsoft.Dynamics.CRM.*\"".to_owned()),
-        ))
+        let mut wanted = vec![Annotation::Other("Microsoft.Dynamics.CRM.*".into())];
+        wanted.extend(annotations);
+        match include_annotations(&wanted) {
+            Ok(prefer) => self.paged(PagePosition::fetch_xml(cursor, Some(prefer))),
+            Err(error) => self.paged_error(error),
+        }
     }
 }
 

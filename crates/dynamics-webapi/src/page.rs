@@ -155,6 +155,11 @@ impl Client {
     pub(crate) fn paged<T>(&self, position: PagePosition) -> PagedRead<T> {
         PagedRead { client: self.clone(), start: Ok(Start::Position(position)), output: std::marker::PhantomData }
     }
+
+    /// A read that fails with `error` when it is started, before anything is sent.
+    pub(crate) fn paged_error<T>(&self, error: Error) -> PagedRead<T> {
+        PagedRead { client: self.clone(), start: Err(error), output: std::marker::PhantomData }
+    }
 }
 
 impl<T: DeserializeOwned + Send + 'static> PagedRead<T> {

@@ -111,6 +111,7 @@ mod select;
 mod value;
 
 pub use annotation::Annotation;
+pub(crate) use annotation::include_annotations;
 pub use apply::{Aggregate, Apply};
 pub use builder::Query;
 pub use encode::{encode_path_segment, encode_query_value};

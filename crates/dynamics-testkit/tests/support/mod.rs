@@ -38,7 +38,7 @@ pub fn client(emulator: &Emulator) -> Client {
         .expect("the emulator's org URL makes a valid client")
 }
 
-/// A document from the shared real-data folder (`/work/shared/realdata`, beside the checkout), read in place.
+/// A document from the shared real-data folder (`../shared/realdata` beside the checkout), read in place.
 /// Fails loudly when the folder is missing: these tests compare the emulator with what real servers sent.
 pub fn realdata(path: &str) -> String {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/realdata");

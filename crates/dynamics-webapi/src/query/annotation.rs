@@ -90,6 +90,14 @@ pub(crate) fn render_annotations(annotations: &[Annotation], renderer: &mut Rend
     Ok(())
 }
 
+/// The whole `odata.include-annotations="..."` preference for `annotations`, checked.
+pub(crate) fn include_annotations(annotations: &[Annotation]) -> std::result::Result<String, crate::Error> {
+    let mut renderer = Renderer::strict();
+    renderer.push("odata.include-annotations=");
+    render_annotations(annotations, &mut renderer)?;
+    Ok(renderer.finish())
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Annotation, is_pattern, render_annotations};
