@@ -332,3 +332,71 @@ async fn callers_for_one_resource_do_not_wait_on_another() {
     assert!(!slow.is_finished());
     assert_eq!(secret(&slow.await.unwrap().unwrap()), "slow");
 }
+
+/// A provider whose first acquisition panics (or, with `stall_first`, never finishes); later ones succeed.
+#[derive(Debug)]
+struct BreaksOnce {
+    calls: std::sync::atomic::AtomicUsize,
+    clock: ManualClock,
+    stall_first: bool,
+}
+
+impl TokenProvider for BreaksOnce {
+    fn token<'life0, 'life1, 'async_trait>(
+        &'life0 self,
+        _resource: &'life1 Resource,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = aad_auth::Result<AccessToken>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        Self: 'async_trait,
+    {
+        Box::pin(async move {
+            let call = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if call == 0 {
+                if self.stall_first {
+                    std::future::pending::<()>().await;
+                }
+                panic!("the provider broke on its first call");
+            }
+            Ok(AccessToken::new(format!("token-{call}"), self.clock.now() + Duration::from_secs(3600)))
+        })
+    }
+}
+
+#[tokio::test]
+async fn an_acquisition_that_panicked_is_not_handed_out_again_and_the_next_call_acquires() {
+    let clock = ManualClock::starting_now();
+    let provider = Arc::new(BreaksOnce { calls: 0.into(), clock: clock.clone(), stall_first: false });
+    let cache = TokenCache::with_policy(provider.clone(), RefreshPolicy::default(), Arc::new(clock.clone()));
+
+    assert!(cache.token(&org()).await.is_err(), "the acquisition panicked");
+    let token = cache.token(&org()).await.expect("a new acquisition, not the broken one again");
+
+    assert_eq!(secret(&token), "token-1");
+    assert_eq!(provider.calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn an_acquisition_cut_off_by_its_runtime_shutting_down_is_not_waited_on_forever() {
+    let clock = ManualClock::starting_now();
+    let provider = Arc::new(BreaksOnce { calls: 0.into(), clock: clock.clone(), stall_first: true });
+    let cache = TokenCache::with_policy(provider.clone(), RefreshPolicy::default(), Arc::new(clock.clone()));
+
+    // A short-lived runtime starts the acquisition and is shut down while it is in flight.
+    let first = cache.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let timed_out = runtime
+            .block_on(async { tokio::time::timeout(Duration::from_millis(50), first.token(&org())).await.is_err() });
+        assert!(timed_out, "the first acquisition never finishes");
+    })
+    .join()
+    .unwrap();
+
+    let token = tokio::time::timeout(Duration::from_secs(5), cache.token(&org()))
+        .await
+        .expect("the next call does not wait on the dead acquisition")
+        .expect("a new acquisition");
+    assert_eq!(secret(&token), "token-1");
+}

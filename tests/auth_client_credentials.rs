@@ -373,3 +373,24 @@ async fn expiry_falls_back_to_expires_on() {
 
     assert_eq!(token.expires_on(), SystemTime::UNIX_EPOCH + Duration::from_secs(1_767_225_599));
 }
+
+#[tokio::test]
+async fn an_expiry_beyond_the_clock_is_a_decode_error_not_a_panic() {
+    let cases = [
+        r#"{"access_token":"leaky-token","token_type":"Bearer","expires_in":18446744073709551615}"#,
+        r#"{"access_token":"leaky-token","token_type":"Bearer","expires_on":"18446744073709551615"}"#,
+        r#"{"access_token":"leaky-token","token_type":"Bearer","expires_in":3599,"refresh_in":18446744073709551615}"#,
+    ];
+    for body in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(json_response(200, body)).mount(&server).await;
+        let clock = ManualClock::starting_now();
+
+        let error = provider(&server, TokenEndpoint::V2, &clock, RetryPolicy::none()).token(&org()).await.unwrap_err();
+
+        assert!(matches!(error, Error::Decode(_)), "{body}: {error:?}");
+        let text = format!("{error} {error:?}");
+        assert!(text.contains("out of range"), "{body}: {text}");
+        assert!(!text.contains("leaky-token"), "{text}");
+    }
+}

@@ -508,3 +508,36 @@ async fn an_elastic_table_chunk_that_partly_succeeded_is_settled_per_record_and_
     assert_eq!((failure.index(), failure.is_outcome_unknown()), (1, false));
     assert_eq!(report.failures().count(), 1);
 }
+
+#[tokio::test]
+async fn chunks_in_flight_are_answered_while_a_slow_stream_is_read_and_do_not_time_out() {
+    // Three records of one chunk each, two chunks in flight; the third record is slow to arrive. The chunks
+    // already sent must be read while the write waits for it: an answered request left unpolled for longer than
+    // the client's timeout would be reported as timed out, its records as unknown although they are written.
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).and(path(CREATE)).respond_with(ids_for).mount(&server).await;
+    fail_unmatched(&server).await;
+    let (builder, _, _) = support::webapi_builder(&server);
+    let client = builder.timeout(Duration::from_millis(500)).build().unwrap();
+    let slow = futures_util::stream::iter(records(3)).then(|record| async move {
+        if record["name"] == "r2" {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+        }
+        record
+    });
+
+    let report = client
+        .bulk_untyped("accounts", "account")
+        .create_stream(slow)
+        .initial_chunk_size(1)
+        .max_chunk_size(1)
+        .max_in_flight(2)
+        .send()
+        .await
+        .unwrap();
+
+    let failures: Vec<String> = report.failures().map(|f| f.error().to_string()).collect();
+    assert!(failures.is_empty(), "{failures:?}");
+    assert_eq!(report.written(), 3);
+    assert_eq!(successful_writes(&server, |_| true).await.values().copied().collect::<Vec<_>>(), [1, 1, 1]);
+}

@@ -586,3 +586,145 @@ async fn a_create_sends_money_exactly_as_written_with_or_without_its_own_id() {
     let keyed = String::from_utf8(requests[1].body.clone()).unwrap();
     assert_eq!(keyed, format!(r#"{{"accountid":"{ACCOUNT}","name":"Contoso","revenue":123456789012345.6789}}"#));
 }
+
+#[tokio::test]
+async fn a_create_only_write_repeated_after_a_gateway_error_counts_its_own_record_as_created() {
+    // The first attempt may have created the record before the gateway gave up: the repeat's 412
+    // "already exists" is that success, not someone else's record.
+    let server = MockServer::start().await;
+    let sample = http_messages("msdocs/crud/conditional-upsert-etag.http");
+    let already_exists = sample.iter().find(|m| m.start.starts_with("HTTP/1.1 412")).unwrap();
+    Mock::given(method("PATCH"))
+        .and(header("if-none-match", "*"))
+        .respond_with(ResponseTemplate::new(504))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(header("if-none-match", "*"))
+        .respond_with(json_response(412, &already_exists.body))
+        .mount(&server)
+        .await;
+    fail_unmatched(&server).await;
+    let (client, clock, _) = webapi_client(&server);
+
+    let written = client.entity_set("accounts").create_only(account_id(), &json!({"name": "x"})).send().await;
+
+    assert_eq!(written.unwrap(), None);
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 2, "the create-only write was repeated once");
+    assert_eq!(requests[0].body, requests[1].body);
+    assert_eq!(clock.sleeps().len(), 1);
+
+    // Without an earlier attempt whose outcome is unknown, a 412 is someone else's record.
+    let server = MockServer::start().await;
+    Mock::given(method("PATCH")).respond_with(json_response(412, &already_exists.body)).mount(&server).await;
+    let (client, _, _) = webapi_client(&server);
+    let error = client.entity_set("accounts").create_only(account_id(), &json!({"name": "x"})).send().await;
+    assert!(error.unwrap_err().is_already_exists());
+}
+
+#[tokio::test]
+async fn a_repeated_create_with_its_own_id_returns_the_record_it_created() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("{API}/accounts")))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(format!("{API}/accounts")))
+        .respond_with(json_response(
+            412,
+            r#"{"error":{"code":"0x80040237","message":"A record with matching key values already exists."}}"#,
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/accounts({ACCOUNT})")))
+        .and(query_param("$select", "name"))
+        .respond_with(json_response(200, &format!(r#"{{"accountid":"{ACCOUNT}","name":"Contoso"}}"#)))
+        .mount(&server)
+        .await;
+    fail_unmatched(&server).await;
+    let (client, _, _) = webapi_client(&server);
+
+    let created: Record = client
+        .entity_set("accounts")
+        .create(&json!({"name": "Contoso"}))
+        .with_id_column("accountid", account_id())
+        .query(&Query::untyped("accounts").select("name"))
+        .send_returning()
+        .await
+        .unwrap();
+
+    assert_eq!(created.string("name").unwrap().as_deref(), Some("Contoso"));
+    let posts = server.received_requests().await.unwrap().iter().filter(|r| r.method.as_str() == "POST").count();
+    assert_eq!(posts, 2);
+}
+
+#[tokio::test]
+async fn a_repeated_create_only_write_returns_the_record_it_created() {
+    let server = MockServer::start().await;
+    Mock::given(method("PATCH")).respond_with(ResponseTemplate::new(502)).up_to_n_times(1).mount(&server).await;
+    Mock::given(method("PATCH"))
+        .respond_with(json_response(
+            412,
+            r#"{"error":{"code":"0x80040237","message":"A record with matching key values already exists."}}"#,
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/accounts({ACCOUNT})")))
+        .respond_with(json_response(200, r#"{"name":"x"}"#))
+        .mount(&server)
+        .await;
+    fail_unmatched(&server).await;
+    let (client, _, _) = webapi_client(&server);
+
+    let written: Record =
+        client.entity_set("accounts").create_only(account_id(), &json!({"name": "x"})).send_returning().await.unwrap();
+
+    assert_eq!(written.string("name").unwrap().as_deref(), Some("x"));
+}
+
+#[tokio::test]
+async fn a_delete_repeated_after_a_gateway_error_that_finds_nothing_counts_as_deleted() {
+    let not_found = r#"{"error":{"code":"0x80040217","message":"account With Id = 7eb682f1-ca75-e511-80d4-00155d2a68d1 Does Not Exist"}}"#;
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE")).respond_with(ResponseTemplate::new(504)).up_to_n_times(1).mount(&server).await;
+    Mock::given(method("DELETE")).respond_with(json_response(404, not_found)).mount(&server).await;
+    fail_unmatched(&server).await;
+    let (client, clock, _) = webapi_client(&server);
+
+    client.entity_set("accounts").delete(account_id()).send().await.unwrap();
+
+    assert_eq!(server.received_requests().await.unwrap().len(), 2, "the delete was repeated once");
+    assert_eq!(clock.sleeps().len(), 1);
+
+    // A first attempt that finds nothing is a record that was never there.
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE")).respond_with(json_response(404, not_found)).mount(&server).await;
+    let (client, _, _) = webapi_client(&server);
+    assert!(client.entity_set("accounts").delete(account_id()).send().await.unwrap_err().is_not_found());
+}
+
+#[tokio::test]
+async fn a_solution_name_that_is_not_header_text_is_refused_before_sending_not_dropped() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(204)).mount(&server).await;
+    let (client, _, _) = webapi_client(&server);
+
+    let error = client
+        .entity_set("accounts")
+        .create(&json!({"name": "x"}))
+        .options(RequestOptions::new().solution("contoso_core\r\nX-Injected: 1"))
+        .send()
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, dynamics_webapi::Error::Config(_)), "{error:?}");
+    assert!(error.to_string().contains("solution"), "{error}");
+    assert!(server.received_requests().await.unwrap().is_empty(), "nothing is sent without its solution header");
+}

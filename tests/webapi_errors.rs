@@ -552,3 +552,66 @@ async fn a_request_queued_behind_a_throttled_one_waits_out_the_same_retry_after(
         );
     }
 }
+
+#[tokio::test]
+async fn a_retry_after_too_large_for_a_duration_or_the_clock_is_a_throttling_error_not_a_panic() {
+    // 1e300 seconds overflows a `Duration`; 1.8e19 fits one but not the clock's time plus it.
+    for retry_after in ["1e300", "18000000000000000000"] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(format!("{API}/accounts({})", Uuid::nil())))
+            .respond_with(throttled("0x80072322", 1).insert_header("retry-after", retry_after))
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path(format!("{API}/WhoAmI")))
+            .respond_with(json_response(
+                200,
+                &json!({"BusinessUnitId": Uuid::nil(), "UserId": Uuid::nil(), "OrganizationId": Uuid::nil()})
+                    .to_string(),
+            ))
+            .mount(&server)
+            .await;
+        let (client, clock, _) = webapi_client(&server);
+
+        let error = client.entity_set("accounts").retrieve::<Record>(Uuid::nil()).send().await.unwrap_err();
+
+        assert!(error.is_throttled(), "{retry_after}: {error}");
+        assert!(error.retry_after().is_some_and(|wait| wait > Duration::from_secs(3600)), "{retry_after}");
+        assert_eq!(server.received_requests().await.unwrap().len(), 1, "{retry_after}: not waited for");
+        // The client's other requests wait out a pause, bounded to a day rather than forever.
+        client.who_am_i().await.unwrap();
+        assert_eq!(clock.sleeps(), [Duration::from_secs(24 * 3600)], "{retry_after}");
+    }
+}
+
+#[tokio::test]
+async fn an_unreadable_answer_keeps_the_servers_request_id() {
+    const REQUEST_ID: &str = "5d0f3b1e-1111-2222-3333-444455556666";
+    for (status, body) in [(404, r#"{"error":{"code":"0x80040217","message":"acc"#), (200, r#"{"name": }"#)] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(json_response(status, body).insert_header("x-ms-service-request-id", REQUEST_ID))
+            .mount(&server)
+            .await;
+        let (client, _, _) = webapi_client(&server);
+
+        let error = client.entity_set("accounts").retrieve::<Record>(Uuid::nil()).send().await.unwrap_err();
+
+        let Error::Decode(decode) = &error else { panic!("{status}: {error:?}") };
+        assert_eq!(decode.request_id(), Some(REQUEST_ID), "{status}");
+        assert_eq!(error.request_id(), Some(REQUEST_ID), "{status}");
+    }
+}
+
+#[tokio::test]
+async fn an_unlimited_concurrency_limit_builds_a_working_client_not_a_panic() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET")).respond_with(ok_record()).mount(&server).await;
+    let (builder, _, _) = webapi_builder(&server);
+
+    let client = builder.max_concurrency(usize::MAX).build().unwrap();
+
+    client.entity_set("accounts").retrieve::<Record>(Uuid::nil()).send().await.unwrap();
+    assert!(client.rate_limits().concurrency_limit > 1_000_000);
+}

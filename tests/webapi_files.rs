@@ -268,3 +268,41 @@ async fn an_empty_file_is_uploaded_in_one_request() {
     assert_eq!(header_text(request, "x-ms-transfer-mode"), None, "nothing to cut into chunks");
     assert!(request.body.is_empty());
 }
+
+#[tokio::test]
+async fn a_chunk_size_as_large_as_a_u64_asks_for_the_rest_of_the_file_without_overflowing() {
+    // The server answers at most 10 bytes a range, so the download goes on past the first range.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{}/$value", column_path())))
+        .respond_with(|request: &Request| {
+            let file = sample();
+            let range = header_text(request, "range").unwrap().trim_start_matches("bytes=").to_owned();
+            let (start, end) = range.split_once('-').unwrap();
+            let start: usize = start.parse().unwrap();
+            let end: u64 = end.parse().unwrap();
+            let end = usize::try_from(end).unwrap_or(usize::MAX).min(start + 9).min(file.len() - 1);
+            ResponseTemplate::new(206)
+                .insert_header("x-ms-file-size", file.len().to_string().as_str())
+                .set_body_raw(file[start..=end].to_vec(), "application/octet-stream")
+        })
+        .mount(&server)
+        .await;
+    fail_unmatched(&server).await;
+    let (client, _, _) = webapi_client(&server);
+    let column = client.file_column("accounts", account_id(), "sample_filecolumn");
+
+    let mut copy = Vec::new();
+    column.download().chunk_size(u64::MAX).to_writer(&mut copy).await.unwrap();
+
+    assert_eq!(copy, sample());
+    let ranges: Vec<String> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|request| header_text(request, "range").unwrap().to_owned())
+        .collect();
+    let last = u64::MAX;
+    assert_eq!(ranges, [format!("bytes=0-{}", last - 1), format!("bytes=10-{last}"), format!("bytes=20-{last}")]);
+}

@@ -387,3 +387,46 @@ async fn fetch_xml_can_ask_for_formatted_values_beside_the_paging_cookie() {
     assert!(cause.contains("not a pattern"), "{error}: {cause}");
     assert_eq!(server.received_requests().await.unwrap().len(), 1, "a bad annotation is refused before sending");
 }
+
+#[tokio::test]
+async fn a_fetch_xml_page_number_past_the_largest_is_a_decode_error_not_a_panic() {
+    let server = MockServer::start().await;
+    let xml = "<fetch count=\"1\"><entity name=\"contact\"><attribute name=\"fullname\"/></entity></fetch>";
+    let last = u32::MAX;
+    let cookie = format!(
+        r#"<cookie pagenumber="{last}" pagingcookie="%253ccookie%2520page%253d%25221%2522%253e%253c%252fcookie%253e" istracking="False" />"#
+    );
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::query_param_contains("fetchXml", "page=\"1\""))
+        .respond_with(json_response(
+            200,
+            &serde_json::json!({
+                "value": [{"fullname": "first"}],
+                "@Microsoft.Dynamics.CRM.fetchxmlpagingcookie": cookie,
+                "@Microsoft.Dynamics.CRM.morerecords": true,
+            })
+            .to_string(),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(wiremock::matchers::query_param_contains("fetchXml", format!("page=\"{last}\"")))
+        .respond_with(json_response(
+            200,
+            r#"{"value":[{"fullname":"second"}],"@Microsoft.Dynamics.CRM.morerecords":true}"#,
+        ))
+        .mount(&server)
+        .await;
+    fail_unmatched(&server).await;
+    let (client, _, _) = webapi_client(&server);
+
+    let read: Vec<_> = client.fetch_xml::<Record>("contacts", xml).records().collect().await;
+
+    // The page that asks for an impossible next page is refused as a whole, loudly.
+    assert_eq!(read.len(), 2, "the first page's record, then the error: {read:?}");
+    assert!(read[0].is_ok());
+    let error = read[1].as_ref().unwrap_err();
+    assert!(matches!(error, dynamics_webapi::Error::Decode(_)), "{error:?}");
+    assert!(error.to_string().contains("page"), "{error}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}

@@ -174,9 +174,13 @@ impl Inner {
     fn spawn_acquisition(self: &Arc<Self>, resource: Resource) -> SharedAcquisition {
         let inner = Arc::clone(self);
         let work = async move {
+            // If the acquisition never completes (the provider panics, or the runtime running it shuts down),
+            // the flight is cleared anyway, so the next caller starts a new one instead of joining a dead one.
+            let mut abandoned = AbandonedFlight { inner: Some(Arc::clone(&inner)), resource: resource.clone() };
             let acquired_at = inner.clock.now();
             let result = inner.provider.token(&resource).await;
             inner.complete(&resource, &result, acquired_at);
+            abandoned.inner = None;
             result
         };
         match tokio::runtime::Handle::try_current() {
@@ -214,6 +218,23 @@ impl Inner {
                     error = %error,
                     "token refresh failed; the current token, if still valid, stays in use"
                 );
+            }
+        }
+    }
+}
+
+/// Clears the flight of an acquisition dropped before it completed (unless disarmed by setting `inner` to `None`).
+struct AbandonedFlight {
+    inner: Option<Arc<Inner>>,
+    resource: Resource,
+}
+
+impl Drop for AbandonedFlight {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            let mut flights = inner.flights.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(flight) = flights.get_mut(&self.resource) {
+                flight.running = None;
             }
         }
     }

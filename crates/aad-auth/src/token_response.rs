@@ -31,16 +31,21 @@ impl AadTokenResponse {
     /// or from the absolute `expires_on` when no `expires_in` was sent.
     pub(crate) fn into_access_token(self, requested_at: SystemTime) -> Result<AccessToken, &'static str> {
         let expires_on = match (self.expires_in, self.expires_on) {
-            (Some(seconds), _) => requested_at + Duration::from_secs(seconds),
-            (None, Some(epoch)) => SystemTime::UNIX_EPOCH + Duration::from_secs(epoch),
+            (Some(seconds), _) => requested_at.checked_add(Duration::from_secs(seconds)),
+            (None, Some(epoch)) => SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(epoch)),
             (None, None) => return Err("the response has neither expires_in nor expires_on"),
         };
+        let expires_on = expires_on.ok_or("the token's expiry (expires_in or expires_on) is out of range")?;
         if !self.token_type.0.eq_ignore_ascii_case("bearer") {
             return Err("the token type is not Bearer");
         }
         let token = AccessToken::new(self.access_token.into_secret(), expires_on);
         Ok(match self.refresh_in {
-            Some(seconds) => token.with_refresh_on(requested_at + Duration::from_secs(seconds)),
+            Some(seconds) => token.with_refresh_on(
+                requested_at
+                    .checked_add(Duration::from_secs(seconds))
+                    .ok_or("the token's refresh_in is out of range")?,
+            ),
             None => token,
         })
     }

@@ -151,6 +151,7 @@ impl ClientBuilder {
     }
 
     /// Fixes the limit on requests in flight. By default it starts at 4 and follows Dataverse's `x-ms-dop-hint`.
+    /// `usize::MAX` means no limit.
     pub fn max_concurrency(mut self, limit: usize) -> Self {
         self.max_concurrency = Some(limit);
         self

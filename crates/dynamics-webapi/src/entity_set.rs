@@ -18,7 +18,7 @@ use crate::options::RequestOptions;
 use crate::query::{Query, Untyped};
 use crate::response::decode_json;
 use crate::retry::Repeat;
-use crate::transport::{ApiRequest, JSON_CONTENT_TYPE};
+use crate::transport::{ApiRequest, JSON_CONTENT_TYPE, Target};
 
 pub(crate) const PREFER: HeaderName = HeaderName::from_static("prefer");
 const RETURN_REPRESENTATION: &str = "return=representation";
@@ -114,7 +114,8 @@ impl<E> EntitySet<E> {
     }
 
     /// Creates the record with this key, failing with [`Error::is_already_exists`] if it exists
-    /// (`PATCH` with `If-None-Match: *`).
+    /// (`PATCH` with `If-None-Match: *`). Repeated after a lost answer like a create with its own key:
+    /// a repeat that finds the record counts as created.
     pub fn create_only(&self, key: impl Into<RecordKey>, body: &impl Serialize) -> WriteRequest<E> {
         self.write(key.into(), body, Some(Precondition::IfNoneMatchAny))
     }
@@ -298,8 +299,17 @@ impl<E> CreateRequest<E> {
     /// # Errors
     /// As any request; [`Error::Decode`] when the record cannot be read as `T`.
     pub async fn send_returning<T: DeserializeOwned>(self) -> Result<T> {
-        let (set, request, _) = self.request(true)?;
-        decode_json(&set.client.execute(request).await?)
+        let (set, request, known_id) = self.request(true)?;
+        let query = match &request.target {
+            Target::Relative { query, .. } => query.clone(),
+            Target::Absolute(_) => None,
+        };
+        let options = request.options.clone();
+        let response = set.client.execute(request).await?;
+        match known_id.filter(|_| response.repeated_create) {
+            Some(id) => read_back(&set.client, format!("{}({id})", set.name), query, options).await,
+            None => decode_json(&response),
+        }
     }
 }
 
@@ -419,7 +429,8 @@ impl<E> WriteRequest<E> {
         request = match (self.precondition, &self.etag) {
             (Some(Precondition::IfMatchEtag), Some(etag)) => request.header(IF_MATCH, etag)?,
             (Some(Precondition::IfMatchAny), _) => request.header(IF_MATCH, "*")?,
-            (Some(Precondition::IfNoneMatchAny), _) => request.header(IF_NONE_MATCH, "*")?,
+            // Like a create with its own key: if a repeat finds the record, the first attempt created it.
+            (Some(Precondition::IfNoneMatchAny), _) => request.header(IF_NONE_MATCH, "*")?.repeat(Repeat::KeyedCreate),
             _ => request,
         };
         if returning {
@@ -445,8 +456,28 @@ impl<E> WriteRequest<E> {
     /// As [`send`](Self::send); [`Error::Decode`] when the record cannot be read as `T`.
     pub async fn send_returning<T: DeserializeOwned>(self) -> Result<T> {
         let (set, request) = self.request(true)?;
-        decode_json(&set.client.execute(request).await?)
+        let (path, query) = match &request.target {
+            Target::Relative { path, query } => (path.clone(), query.clone()),
+            Target::Absolute(url) => (url.clone(), None),
+        };
+        let options = request.options.clone();
+        let response = set.client.execute(request).await?;
+        if response.repeated_create {
+            return read_back(&set.client, path, query, options).await;
+        }
+        decode_json(&response)
     }
+}
+
+/// Reads a record back after a repeated create found it: the repeat's answer carries no representation.
+async fn read_back<T: DeserializeOwned>(
+    client: &Client,
+    path: String,
+    query: Option<String>,
+    options: Option<RequestOptions>,
+) -> Result<T> {
+    let request = ApiRequest::new(Method::GET, path).query(query).options(options);
+    decode_json(&client.execute(request).await?)
 }
 
 /// A delete, finished by [`send`](Self::send).

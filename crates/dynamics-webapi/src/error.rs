@@ -49,7 +49,15 @@ impl Error {
     }
 
     pub(crate) fn decode(what: impl Into<String>, source: Option<Source>) -> Self {
-        Error::Decode(DecodeError { what: what.into(), source })
+        Error::Decode(DecodeError { what: what.into(), source, request_id: None })
+    }
+
+    /// The same error, naming the server's request id when it is an unreadable answer.
+    pub(crate) fn with_request_id(mut self, request_id: Option<String>) -> Self {
+        if let Error::Decode(decode) = &mut self {
+            decode.request_id = request_id;
+        }
+        self
     }
 
     /// The service error, when Dataverse answered with one.
@@ -70,9 +78,14 @@ impl Error {
         self.service_error().map(ServiceError::code).filter(|code| !code.is_empty())
     }
 
-    /// The server's request id (`x-ms-service-request-id` or `REQ_ID`), to quote to support.
+    /// The server's request id (`x-ms-service-request-id` or `REQ_ID`), to quote to support:
+    /// of an error answer, or of an answer that could not be read.
     pub fn request_id(&self) -> Option<&str> {
-        self.service_error().and_then(ServiceError::request_id)
+        match self {
+            Error::Service(service) => service.request_id(),
+            Error::Decode(decode) => decode.request_id(),
+            _ => None,
+        }
     }
 
     /// How long Dataverse asked to wait (`Retry-After`), when it did.
@@ -356,12 +369,18 @@ impl std::error::Error for ServiceError {}
 pub struct DecodeError {
     what: String,
     source: Option<Source>,
+    request_id: Option<String>,
 }
 
 impl DecodeError {
     /// What could not be read.
     pub fn what(&self) -> &str {
         &self.what
+    }
+
+    /// The request id of the answer that could not be read, when the server sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
     }
 }
 

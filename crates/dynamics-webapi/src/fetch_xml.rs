@@ -92,12 +92,23 @@ impl FetchXmlCursor {
     }
 
     /// The cursor of the next page.
-    pub(crate) fn next(&self, cookie: Option<PagingCookie>) -> Self {
+    ///
+    /// # Errors
+    /// [`Error::Decode`] when the server asks for more pages past the largest page number.
+    pub(crate) fn next(&self, cookie: Option<PagingCookie>) -> Result<Self> {
+        let following = self.page.checked_add(1);
         let (page, cookie) = match cookie {
-            Some(cookie) => (cookie.page.unwrap_or(self.page + 1), Some(cookie.cookie)),
-            None => (self.page + 1, None),
+            Some(PagingCookie { page: Some(page), cookie }) => (Some(page), Some(cookie)),
+            Some(PagingCookie { page: None, cookie }) => (following, Some(cookie)),
+            None => (following, None),
         };
-        Self { page, cookie, ..self.clone() }
+        let page = page.ok_or_else(|| {
+            Error::decode(
+                format!("the FetchXML answer asks for a page after page {}, the last there can be", self.page),
+                None,
+            )
+        })?;
+        Ok(Self { page, cookie, ..self.clone() })
     }
 }
 

@@ -74,6 +74,18 @@ impl RequestOptions {
     }
 
     /// Writes the options as headers.
+    /// Refuses a value that cannot go in its header, rather than sending the request without it.
+    pub(crate) fn check(&self) -> crate::error::Result<()> {
+        if let Some(solution) = &self.solution
+            && HeaderValue::from_str(solution).is_err()
+        {
+            return Err(crate::error::Error::config(format!(
+                "the solution unique name {solution:?} is not valid header text; give the solution's unique name                  (letters, digits and underscores)"
+            )));
+        }
+        Ok(())
+    }
+
     pub(crate) fn apply(&self, headers: &mut HeaderMap) {
         let mut put = |name: &'static str, value: String| {
             if let Ok(value) = HeaderValue::from_str(&value) {

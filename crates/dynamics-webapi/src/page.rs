@@ -251,7 +251,7 @@ async fn fetch_page<T: DeserializeOwned>(client: &Client, start: Start) -> Resul
     let next = match cursor {
         Some(cursor) if envelope.more_records == Some(true) => {
             let cookie = envelope.paging_cookie.as_deref().map(PagingCookie::parse).transpose()?;
-            Some(PagePosition::fetch_xml(cursor.next(cookie), prefer.clone()))
+            Some(PagePosition::fetch_xml(cursor.next(cookie)?, prefer.clone()))
         }
         Some(_) => None,
         None => envelope.next_link.map(|url| PagePosition { step: Step::NextLink { url }, prefer: prefer.clone() }),

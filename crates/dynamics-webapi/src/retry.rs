@@ -7,6 +7,8 @@ use std::time::Duration;
 /// A 429 is retried after its `Retry-After` (every request may be: Dataverse refused it, nothing ran).
 /// Server errors (502, 503, 504), timeouts and connection failures are retried only for requests that are safe
 /// to repeat: reads, updates with `If-Match`, upserts, deletes, and creates that carry their own primary key.
+/// A repeat that finds its work already done (a keyed or create-only create's "already exists", a delete's 404)
+/// counts as the success of the attempt before it.
 /// A 401 invalidates the cached token and retries once.
 ///
 /// ```
@@ -88,7 +90,8 @@ impl RetryPolicy {
 pub(crate) enum Repeat {
     /// Reads, `If-Match` updates, upserts, deletes: repeating gives the same result.
     Safe,
-    /// A create that carries its own primary key: a repeat that finds the record means the first one worked.
+    /// A create that carries its own primary key (or a create-only `PATCH`): a repeat that finds the record
+    /// means the first one worked.
     KeyedCreate,
     /// Plain creates and actions: repeated only when the server refused them (429).
     OnlyIfRefused,

@@ -10,6 +10,10 @@ use std::time::{Duration, SystemTime};
 use aad_auth::Clock;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+/// The longest shared pause: no real `Retry-After` is this long, and a longer one (or a garbled header)
+/// would stop every request of the client for good.
+const MAX_PAUSE: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The time before which no request of this client is sent.
 #[derive(Debug, Default)]
 pub(crate) struct ThrottleGate {
@@ -35,9 +39,10 @@ impl ThrottleGate {
         until.is_some_and(|until| until > clock.now())
     }
 
-    /// Pauses every request for `duration` from now (never shortening a longer pause).
+    /// Pauses every request for `duration` from now (never shortening a longer pause), at most [`MAX_PAUSE`].
     pub(crate) fn pause(&self, clock: &dyn Clock, duration: Duration) {
-        let until = clock.now() + duration;
+        let now = clock.now();
+        let until = now.checked_add(duration.min(MAX_PAUSE)).unwrap_or(now);
         let mut current = self.until.lock().unwrap_or_else(PoisonError::into_inner);
         if current.is_none_or(|current| current < until) {
             *current = Some(until);
@@ -56,7 +61,8 @@ pub(crate) struct ConcurrencyLimiter {
 
 impl ConcurrencyLimiter {
     pub(crate) fn new(size: usize, fixed: bool) -> Self {
-        let size = size.max(1);
+        // A limit beyond what a semaphore holds (such as `usize::MAX` for "no limit") is the most it holds.
+        let size = size.clamp(1, Semaphore::MAX_PERMITS);
         Self {
             semaphore: std::sync::Arc::new(Semaphore::new(size)),
             size: AtomicUsize::new(size),

@@ -135,6 +135,10 @@ impl Client {
     pub(crate) async fn execute(&self, request: ApiRequest) -> Result<ApiResponse> {
         let inner = &*self.inner;
         let url = self.url_for(&request.target)?;
+        match &request.options {
+            Some(options) => inner.options.merged_with(options).check()?,
+            None => inner.options.check()?,
+        }
         let path = request.path_for_logs();
         let span = tracing::info_span!(
             "dynamics_webapi.request",
@@ -190,7 +194,8 @@ impl Client {
                             return Err(Error::decode(
                                 format!("the {status} answer's error body: {}", describe_json_error(&e)),
                                 Some(Arc::new(e)),
-                            ));
+                            )
+                            .with_request_id(request_id));
                         }
                         let error = service_error(&request, &path, status, &headers, &body, request_id);
                         if status == 401 && !reauthenticated {
@@ -203,6 +208,15 @@ impl Client {
                         if request.repeat == Repeat::KeyedCreate && outcome_unknown && is_duplicate(&error) {
                             tracing::debug!("a repeated create found its record: the earlier attempt created it");
                             return Ok(ApiResponse { status: 204, headers, body: Bytes::new(), repeated_create: true });
+                        }
+                        if request.method == Method::DELETE && outcome_unknown && status == 404 {
+                            tracing::debug!("a repeated delete found nothing: the earlier attempt deleted it");
+                            return Ok(ApiResponse {
+                                status: 204,
+                                headers,
+                                body: Bytes::new(),
+                                repeated_create: false,
+                            });
                         }
                         if status == 429 {
                             let wait = error.retry_after.unwrap_or_else(|| inner.retry.backoff(attempt));
@@ -318,7 +332,7 @@ fn entity_set_of(path: &str) -> &str {
     &path[..end]
 }
 
-fn request_id(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
     ["x-ms-service-request-id", "req_id"]
         .iter()
         .find_map(|name| headers.get(*name))
@@ -356,7 +370,8 @@ pub(crate) fn service_error(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<f64>().ok())
         .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
-        .map(Duration::from_secs_f64);
+        // A wait too long for a `Duration` is still a very long wait, not a panic.
+        .map(|seconds| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX));
     let hint = setup_hint::hint(status, &code, &message);
     ServiceError {
         status,

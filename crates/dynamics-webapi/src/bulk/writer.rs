@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::{self, Either};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use http::{HeaderValue, Method};
 use serde::Deserialize;
@@ -156,6 +157,16 @@ impl<'a> BulkWrite<'a> {
         let mut input_done = false;
         let mut requests = 0;
         let mut in_flight = FuturesUnordered::new();
+        let progress = |state: &State| {
+            if let Some(progress) = &self.progress {
+                progress(&Progress {
+                    written: state.written,
+                    failed: state.failed,
+                    elapsed: clock.now().duration_since(started).unwrap_or_default(),
+                    chunk_size: state.sizing.current(),
+                });
+            }
+        };
         loop {
             let limit = if state.sizing.is_growing() && !state.single_only {
                 // Probe the size with one chunk at a time; fan out once it has settled.
@@ -169,10 +180,33 @@ impl<'a> BulkWrite<'a> {
                     None if input_done => break,
                     None => {
                         let size = if state.single_only { 1 } else { state.sizing.current() };
-                        let (chunk, ended) = cut(&mut input, size, &mut state).await;
+                        let cutting = cut(&mut input, size);
+                        let mut cutting = std::pin::pin!(cutting);
+                        // The chunks in flight are read while the input is slow to give records: a request whose
+                        // answer is left unread would time out, and its records be reported as unknown.
+                        let (chunk, ended, unbuilt) = loop {
+                            match future::select(cutting.as_mut(), in_flight.next()).await {
+                                Either::Left((cut, _)) => break cut,
+                                Either::Right((Some((chunk, sent, elapsed)), _)) => {
+                                    state.settle(context.operation, chunk, sent, elapsed);
+                                    progress(&state);
+                                }
+                                Either::Right((None, _)) => break cutting.as_mut().await,
+                            }
+                        };
                         input_done = ended;
+                        for (index, error) in unbuilt {
+                            state.fail(index, error, false);
+                        }
                         match chunk {
-                            Some(chunk) => Chunk { single: state.single_only, ..chunk },
+                            // An answer read meanwhile may have turned the write to single requests.
+                            Some(chunk) if state.single_only => {
+                                for target in chunk.targets.into_iter().rev() {
+                                    state.pending.push_front(Chunk { targets: vec![target], body: None, single: true });
+                                }
+                                continue;
+                            }
+                            Some(chunk) => chunk,
                             None => continue,
                         }
                     }
@@ -184,14 +218,7 @@ impl<'a> BulkWrite<'a> {
                 break;
             };
             state.settle(context.operation, chunk, sent, elapsed);
-            if let Some(progress) = &self.progress {
-                progress(&Progress {
-                    written: state.written,
-                    failed: state.failed,
-                    elapsed: clock.now().duration_since(started).unwrap_or_default(),
-                    chunk_size: state.sizing.current(),
-                });
-            }
+            progress(&state);
         }
         let outcomes = state
             .outcomes
@@ -241,14 +268,15 @@ struct Chunk {
 }
 
 /// Cuts the next chunk of up to `size` records from the input, serialising them straight into its body.
-/// Returns the chunk (none when every record pulled failed to build, or the input was empty) and whether the
-/// input has ended.
-async fn cut(input: &mut Input<'_>, size: usize, state: &mut State) -> (Option<Chunk>, bool) {
+/// Returns the chunk (none when every record pulled failed to build, or the input was empty), whether the
+/// input has ended, and the records that could not be built, by index.
+async fn cut(input: &mut Input<'_>, size: usize) -> (Option<Chunk>, bool, Vec<(usize, Error)>) {
     let mut body = Vec::with_capacity(size.min(4096) * 128);
     body.extend_from_slice(BODY_START);
     let mut pulled: Vec<(usize, std::ops::Range<usize>, Option<crate::key::RecordKey>)> =
         Vec::with_capacity(size.min(4096));
     let mut ended = false;
+    let mut unbuilt = Vec::new();
     while pulled.len() < size {
         let before = body.len();
         if !pulled.is_empty() {
@@ -259,7 +287,7 @@ async fn cut(input: &mut Input<'_>, size: usize, state: &mut State) -> (Option<C
             Some(Pulled::Written { index, key }) => pulled.push((index, start..body.len(), key)),
             Some(Pulled::Failed { index, error }) => {
                 body.truncate(before);
-                state.fail(index, error, false);
+                unbuilt.push((index, error));
             }
             None => {
                 body.truncate(before);
@@ -269,13 +297,13 @@ async fn cut(input: &mut Input<'_>, size: usize, state: &mut State) -> (Option<C
         }
     }
     if pulled.is_empty() {
-        return (None, ended);
+        return (None, ended, unbuilt);
     }
     body.extend_from_slice(BODY_END);
     let body = Bytes::from(body);
     let targets =
         pulled.into_iter().map(|(index, range, key)| Target { index, json: body.slice(range), key }).collect();
-    (Some(Chunk { targets, body: Some(body), single: false }), ended)
+    (Some(Chunk { targets, body: Some(body), single: false }), ended, unbuilt)
 }
 
 enum Sent {

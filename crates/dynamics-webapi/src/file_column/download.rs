@@ -110,7 +110,7 @@ impl FileDownload {
     /// `GET <set>(<key>)/<column>/$value` with `Range: bytes=<offset>-<offset + chunk - 1>`.
     async fn part(&self, offset: u64) -> Result<Part> {
         let query = self.full_size.then(|| "size=full".to_owned());
-        let range = format!("bytes={offset}-{}", offset + self.chunk - 1);
+        let range = format!("bytes={offset}-{}", offset.saturating_add(self.chunk - 1));
         let request = ApiRequest::new(Method::GET, format!("{}/$value", self.column.path()?))
             .query(query)
             .header(RANGE, &range)?;
