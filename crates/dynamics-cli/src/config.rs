@@ -49,8 +49,8 @@ pub(crate) struct Settings {
     pub(crate) endpoint_origin: Option<String>,
     /// `--retries`.
     pub(crate) retries: Option<u32>,
-    /// Variables passed through to aad-auth as they are (certificate password, chain flag).
-    passthrough: Vec<(&'static str, String)>,
+    /// Variables passed through to aad-auth as they are (certificate password, chain flag); `Debug` redacts them.
+    passthrough: Vec<(&'static str, SecretString)>,
 }
 
 impl Settings {
@@ -112,7 +112,7 @@ impl Settings {
         };
         let passthrough = [vars::CLIENT_CERTIFICATE_PASSWORD, vars::CLIENT_SEND_CERTIFICATE_CHAIN]
             .into_iter()
-            .filter_map(|name| env.get(name).map(|value| (name, value.to_owned())))
+            .filter_map(|name| env.get(name).map(|value| (name, SecretString::from(value.to_owned()))))
             .collect();
         Ok(Self {
             url,
@@ -150,7 +150,7 @@ impl Settings {
                 vars::CLIENT_CERTIFICATE_PATH => setting(&self.certificate_path),
                 vars::FEDERATED_TOKEN_FILE => setting(&self.federated_token_file),
                 vars::AUTHORITY_HOST => setting(&self.authority_host),
-                other => self.passthrough.iter().find(|(n, _)| *n == other).map(|(_, v)| v.clone()),
+                other => self.passthrough.iter().find(|(n, _)| *n == other).map(|(_, v)| v.expose_secret().to_owned()),
             }
         };
         let endpoint = self.endpoint;
@@ -273,5 +273,28 @@ mod tests {
         let bad = resolve(&[], &env.clone().with(DYNAMICS_TOKEN_ENDPOINT, "v3"), "").unwrap_err();
         assert!(bad.to_string().contains("neither v1 nor v2"), "{bad}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn debug_never_shows_the_secret_or_the_certificate_password() {
+        let env = Env::new()
+            .with(vars::CLIENT_SECRET, "env-secret-value")
+            .with(vars::CLIENT_CERTIFICATE_PASSWORD, "pfx-password-value");
+        let settings = resolve(&[], &env, "").unwrap();
+        let debug = format!("{settings:?}");
+        assert!(!debug.contains("env-secret-value") && !debug.contains("pfx-password-value"), "{debug}");
+        assert!(debug.contains("AZURE_CLIENT_CERTIFICATE_PASSWORD"), "the name is shown: {debug}");
+
+        // The password still reaches aad-auth: the fixture PKCS#12 file opens only with it.
+        let pfx = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/aad/certificates/app.pfx");
+        let env = |password: &str| {
+            Env::new()
+                .with(vars::TENANT_ID, "contoso.onmicrosoft.com")
+                .with(vars::CLIENT_ID, "11111111-2222-3333-4444-555555555555")
+                .with(vars::CLIENT_CERTIFICATE_PATH, pfx)
+                .with(vars::CLIENT_CERTIFICATE_PASSWORD, password)
+        };
+        assert!(resolve(&[], &env("fixture-password"), "").unwrap().provider_builder().is_ok());
+        assert!(resolve(&[], &env("wrong-password"), "").unwrap().provider_builder().is_err());
     }
 }

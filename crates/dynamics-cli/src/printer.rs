@@ -14,6 +14,9 @@ pub(crate) struct RecordPrinter {
     format: Format,
     formatted: bool,
     columns: Option<Vec<String>>,
+    /// True when `columns` were given (`--select`): the server may add names (it always returns the primary
+    /// id), and those are left out rather than refused.
+    given: bool,
     buffered: Vec<Record>,
     header_written: bool,
     written: u64,
@@ -22,14 +25,20 @@ pub(crate) struct RecordPrinter {
 impl RecordPrinter {
     /// A printer; `columns` fixes the CSV and table columns (otherwise the first record's).
     pub(crate) fn new(format: Format, columns: &[String], formatted: bool) -> Self {
-        let columns = (!columns.is_empty()).then(|| columns.to_vec());
-        Self { format, formatted, columns, buffered: Vec::new(), header_written: false, written: 0 }
+        // As the query sends them: `--select "name, revenue"` selects `revenue`.
+        let columns: Vec<String> =
+            columns.iter().map(|c| c.trim()).filter(|c| !c.is_empty()).map(str::to_owned).collect();
+        let columns = (!columns.is_empty()).then_some(columns);
+        let given = columns.is_some();
+        Self { format, formatted, columns, given, buffered: Vec::new(), header_written: false, written: 0 }
     }
 
-    /// A CSV printer continuing a file whose header (`columns`) is already written.
-    pub(crate) fn continuing_csv(columns: Vec<String>) -> Self {
+    /// A CSV printer continuing a file whose header (`columns`) is already written; `given` as in [`Self::new`]
+    /// (the columns came from `--select`, not from the first record).
+    pub(crate) fn continuing_csv(columns: Vec<String>, given: bool) -> Self {
         let mut printer = Self::new(Format::Csv, &columns, false);
         printer.header_written = true;
+        printer.given = given;
         printer
     }
 
@@ -41,6 +50,14 @@ impl RecordPrinter {
     /// How many records were printed.
     pub(crate) fn written(&self) -> u64 {
         self.written
+    }
+
+    /// Fixes the CSV columns, when neither `--select` nor a record did yet, to every column of `records` (the
+    /// first page): FetchXML results leave null columns out, so the first record alone may lack some.
+    pub(crate) fn columns_from(&mut self, records: &[Record]) {
+        if self.format == Format::Csv && self.columns.is_none() && !records.is_empty() {
+            self.columns = Some(union_columns(records));
+        }
     }
 
     /// Prints one record (or keeps it for the end).
@@ -61,7 +78,9 @@ impl RecordPrinter {
 
     fn write_csv(&mut self, out: &mut dyn Write, record: &Record) -> Result<()> {
         let columns = self.columns.get_or_insert_with(|| default_columns(record)).clone();
-        if let Some(extra) = record.names().find(|name| !name.contains('@') && !columns.iter().any(|c| c == name)) {
+        if let Some(extra) =
+            record.names().find(|name| !self.given && !name.contains('@') && !columns.iter().any(|c| c == name))
+        {
             return Err(Error::input(format!(
                 "column `{extra}` appeared after the CSV header was written; pass --select with every column \
                  (or use --format ndjson)"
@@ -205,5 +224,35 @@ mod tests {
         printer.write(&mut out, &record_from_json(r#"{"a":1}"#).unwrap()).unwrap();
         let error = printer.write(&mut out, &record_from_json(r#"{"a":2,"b":3}"#).unwrap()).unwrap_err();
         assert!(error.to_string().contains("column `b`"), "{error}");
+    }
+
+    #[test]
+    fn csv_columns_can_come_from_every_record_of_the_first_page() {
+        let page =
+            [record_from_json(r#"{"name":"a"}"#).unwrap(), record_from_json(r#"{"name":"b","phone":"1"}"#).unwrap()];
+        let mut printer = RecordPrinter::new(Format::Csv, &[], false);
+        printer.columns_from(&page);
+        let mut out = Vec::new();
+        for record in &page {
+            printer.write(&mut out, record).unwrap();
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), "name,phone\na,\nb,1\n");
+    }
+
+    #[test]
+    fn selected_csv_columns_leave_out_what_the_server_adds() {
+        // Dataverse returns the primary id even when `$select` leaves it out.
+        let mut printer = RecordPrinter::new(Format::Csv, &["name".to_owned()], false);
+        let mut out = Vec::new();
+        printer.write(&mut out, &record_from_json(r#"{"name":"a","accountid":"x"}"#).unwrap()).unwrap();
+        let mut resumed = RecordPrinter::continuing_csv(vec!["name".to_owned()], true);
+        resumed.write(&mut out, &record_from_json(r#"{"name":"b","accountid":"y"}"#).unwrap()).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "name\na\nb\n");
+        let mut spaced = RecordPrinter::new(Format::Csv, &["name".to_owned(), " n".to_owned()], false);
+        let mut out = Vec::new();
+        spaced.write(&mut out, &record_from_json(r#"{"name":"a","n":1}"#).unwrap()).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "name,n\na,1\n", "columns are trimmed as the query trims them");
+        let mut inferred = RecordPrinter::continuing_csv(vec!["name".to_owned()], false);
+        assert!(inferred.write(&mut Vec::new(), &record_from_json(r#"{"name":"c","x":1}"#).unwrap()).is_err());
     }
 }

@@ -59,6 +59,40 @@ pub(crate) fn first_page(client: &Client, entity_set: &str, options: &QueryOptio
     Ok(PagePosition::from_next_link(url).with_prefer(query.prefer_header()))
 }
 
+/// The columns to print for `--select` (empty: the records' own): the selected columns, then the navigation
+/// properties `--expand` names (printed as JSON), so that an expansion is never left out.
+pub(crate) fn printed_columns(options: &QueryOptions) -> Vec<String> {
+    let mut columns: Vec<String> =
+        options.select.iter().map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
+    if columns.is_empty() {
+        return columns;
+    }
+    let expand = options.expand.as_deref().unwrap_or_default();
+    let mut depth = 0_usize;
+    let mut items = vec![String::new()];
+    for c in expand.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                items.push(String::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(item) = items.last_mut() {
+            item.push(c);
+        }
+    }
+    for item in &items {
+        let name = item.split('(').next().unwrap_or_default().trim();
+        if !name.is_empty() && !columns.iter().any(|c| c == name) {
+            columns.push(name.to_owned());
+        }
+    }
+    columns
+}
+
 /// An entity set name: letters, digits and `_` (the plural, such as `accounts`).
 pub(crate) fn check_entity_set(name: &str) -> Result<()> {
     if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -107,6 +141,22 @@ mod tests {
         assert!(url.ends_with("$expand=primarycontactid(%24select%3Dfullname)") || url.contains("$expand="), "{url}");
         let prefer = text["prefer"].as_str().unwrap();
         assert!(prefer.contains("odata.maxpagesize=100") && prefer.contains("FormattedValue"), "{prefer}");
+    }
+
+    #[test]
+    fn printed_columns_are_the_selection_then_the_expansions() {
+        let options = |select: &[&str], expand: Option<&str>| QueryOptions {
+            select: select.iter().map(|c| (*c).to_owned()).collect(),
+            expand: expand.map(str::to_owned),
+            ..QueryOptions::default()
+        };
+        let expand = Some("primarycontactid($select=fullname,emailaddress1), contact_customer_accounts ,ownerid");
+        assert_eq!(
+            printed_columns(&options(&["name", " revenue"], expand)),
+            ["name", "revenue", "primarycontactid", "contact_customer_accounts", "ownerid"]
+        );
+        assert_eq!(printed_columns(&options(&["name"], Some("a($expand=b($select=c)),d"))), ["name", "a", "d"]);
+        assert!(printed_columns(&options(&[], expand)).is_empty(), "no selection: the records' own columns");
     }
 
     #[test]

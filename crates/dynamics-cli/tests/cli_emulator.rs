@@ -548,3 +548,85 @@ async fn the_v1_token_endpoint_is_chosen_by_flag_variable_or_profile() {
     let bad_flag = run(&["--endpoint", "v3", "whoami"], &env(&emulator), "").await.failure(2);
     assert!(bad_flag.stderr.contains("v1") && bad_flag.stderr.contains("v2"), "{}", bad_flag.stderr);
 }
+
+#[tokio::test]
+async fn csv_with_a_selection_leaving_out_the_primary_id_prints_the_selection() {
+    // Dataverse returns the primary id whether or not it is selected: it must not break the CSV.
+    let emulator = emulator().await;
+    let output =
+        run(&["query", "accounts", "--select", "name", "--format", "csv"], &env(&emulator), "").await.success();
+    let mut reader = csv::Reader::from_reader(output.stdout.as_bytes());
+    assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), ["name"]);
+    let names: Vec<String> = reader.records().map(|r| r.unwrap()[0].to_owned()).collect();
+    assert!(names.contains(&"Contoso Ltd".to_owned()), "{names:?}");
+
+    let id = emulator.records("accounts")[0]["accountid"].as_str().unwrap().to_owned();
+    let one =
+        run(&["get", "accounts", &id, "--select", "name", "--format", "csv"], &env(&emulator), "").await.success();
+    assert_eq!(one.stdout.lines().next(), Some("name"), "{}", one.stdout);
+}
+
+#[tokio::test]
+async fn fetchxml_csv_keeps_a_column_the_first_row_leaves_out_as_null() {
+    // FetchXML results leave out null columns: Litware has no telephone1, Contoso has one.
+    let emulator = emulator().await;
+    let fetch = r#"<fetch><entity name="account"><attribute name="name"/><attribute name="telephone1"/>
+        <filter><condition attribute="accountnumber" operator="in"><value>LIT-005</value><value>CON-001</value></condition></filter>
+        <order attribute="name" descending="true"/></entity></fetch>"#;
+    let output = run(&["fetchxml", "-", "--format", "csv"], &env(&emulator), fetch).await.success();
+    let mut reader = csv::Reader::from_reader(output.stdout.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let column = |name: &str| header.iter().position(|c| c == name).unwrap_or_else(|| panic!("{name} in {header:?}"));
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    let (name, phone) = (column("name"), column("telephone1"));
+    assert_eq!(rows.len(), 2);
+    assert_eq!((&rows[0][name], &rows[0][phone]), ("Litware O'Brien & Sons", ""));
+    assert_eq!((&rows[1][name], &rows[1][phone]), ("Contoso Ltd", "+1 425 555 0100"));
+}
+
+#[tokio::test]
+async fn csv_with_a_selection_and_an_expansion_keeps_the_expanded_column() {
+    let emulator = emulator().await;
+    let args = [
+        "query",
+        "contacts",
+        "--select",
+        "lastname",
+        "--expand",
+        "parentcustomerid_account($select=name)",
+        "--filter",
+        "lastname eq 'McKay'",
+        "--format",
+        "csv",
+    ];
+    let output = run(&args, &env(&emulator), "").await.success();
+    let mut reader = csv::Reader::from_reader(output.stdout.as_bytes());
+    assert_eq!(reader.headers().unwrap().iter().collect::<Vec<_>>(), ["lastname", "parentcustomerid_account"]);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(&rows[0][0], "McKay");
+    let parent: Value = serde_json::from_str(&rows[0][1]).expect("the expanded record as JSON");
+    assert_eq!(parent["name"], "Contoso Ltd");
+}
+
+#[tokio::test]
+async fn create_and_update_send_decimals_exactly_as_written() {
+    let emulator = emulator().await;
+    let exact = "12345678901234.5678";
+    let body = format!("{{\"name\": \"Exact Ltd\", \"revenue\": {exact}}}");
+    let created = run(&["create", "accounts"], &env(&emulator), body.as_str()).await.success();
+    let id = created.stdout.trim().to_owned();
+    run(&["update", "accounts", &id], &env(&emulator), format!("{{\"creditlimit\": {exact}}}").as_str())
+        .await
+        .success();
+    let sent: Vec<String> = emulator
+        .journal()
+        .web_api()
+        .iter()
+        .filter(|entry| entry.method() == "POST" || entry.method() == "PATCH")
+        .map(dynamics_testkit::JournalEntry::body_text)
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(sent[0].contains(&format!("\"revenue\": {exact}")), "{}", sent[0]);
+    assert!(sent[1].contains(&format!("\"creditlimit\": {exact}")), "{}", sent[1]);
+}

@@ -197,3 +197,23 @@ async fn chunks_refused_as_too_large_are_split_and_the_import_goes_on() {
         emulator.records("accounts").iter().filter(|r| r["name"].as_str().unwrap_or("").starts_with("Sized ")).count();
     assert_eq!(names, 700);
 }
+
+#[tokio::test]
+async fn decimals_are_sent_exactly_as_written_in_the_input() {
+    // A money value with more digits than an f64 holds: an export writes it exactly, an import must send it so.
+    let emulator = Emulator::start().await;
+    let exact = "12345678901234.5678";
+    let ndjson = format!("{{\"name\":\"Exact NDJSON\",\"revenue\":{exact}}}\n");
+    run(&["import", "accounts", "--file", "-"], &env(&emulator), ndjson.as_str()).await.success();
+    let array = format!(
+        "[{{\"accountid\":\"a0000001-0000-4000-8000-000000000001\",\"revenue\":{exact},\"creditlimit\":0.1000}}]"
+    );
+    run(&["import", "accounts", "--file", "-", "--mode", "update"], &env(&emulator), array.as_str()).await.success();
+    let bodies: Vec<String> =
+        emulator.journal().matching("POST", BULK).iter().map(dynamics_testkit::JournalEntry::body_text).collect();
+    assert_eq!(bodies.len(), 2, "{bodies:?}");
+    for body in &bodies {
+        assert!(body.contains(&format!("\"revenue\":{exact}")), "sent as written: {body}");
+    }
+    assert!(bodies[1].contains("\"creditlimit\":0.1000"), "{}", bodies[1]);
+}

@@ -226,3 +226,28 @@ async fn a_state_of_another_sync_is_refused_until_restarted() {
     assert!(same.failure(1).stderr.contains("--out and --state must be two files"));
     assert_eq!(state(&state_file)["select"], json!(["name"]), "the state is untouched");
 }
+
+#[tokio::test]
+async fn a_csv_sync_that_starts_on_an_empty_table_takes_its_columns_from_the_first_rows() {
+    // No row fixed the columns on the first run: the next run, with rows, must not be refused for them.
+    let emulator = Emulator::builder().without_fixtures().start().await.expect("the emulator starts");
+    assert!(emulator.records("accounts").is_empty());
+    let dir = temp_dir("sync-csv-empty");
+    let (out, state_file) = (dir.join("accounts.csv"), dir.join("state.json"));
+    let (out_text, state_text) = (out.display().to_string(), state_file.display().to_string());
+    let args = ["sync", "accounts", "--state", &state_text, "--out", &out_text, "--format", "csv"];
+    run(&args, &env(&emulator), "").await.success();
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "@removed,accountid\n");
+
+    let id = emulator.insert("accounts", json!({"name": "First, Ltd"}));
+    let second = run(&args, &env(&emulator), "").await.success();
+    assert!(second.stderr.contains("1 upserted, 0 removed"), "{}", second.stderr);
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    assert_eq!(header[..2], ["@removed", "accountid"]);
+    let name_at = header.iter().position(|c| c == "name").expect("the name column");
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((&rows[0][1], &rows[0][name_at]), (id.to_string().as_str(), "First, Ltd"));
+}

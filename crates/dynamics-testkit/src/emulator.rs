@@ -206,7 +206,6 @@ impl Emulator {
 }
 
 /// Configures an [`Emulator`]; from [`Emulator::builder`].
-#[derive(Debug)]
 #[must_use]
 pub struct EmulatorBuilder {
     tenant_id: String,
@@ -225,6 +224,30 @@ pub struct EmulatorBuilder {
     revoked_privileges: Vec<String>,
     max_bulk_targets: Option<usize>,
     max_bulk_bytes: Option<usize>,
+}
+
+/// `Debug` shows the configuration, never the client secret (as [`Emulator`]'s does not).
+impl fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("tenant_id", &self.tenant_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"<redacted>")
+            .field("specs", &self.specs)
+            .field("seeds", &self.seeds)
+            .field("generated", &self.generated)
+            .field("fixtures", &self.fixtures)
+            .field("page_size", &self.page_size)
+            .field("setup", &self.setup)
+            .field("token_lifetime", &self.token_lifetime)
+            .field("extra_resources", &self.extra_resources)
+            .field("roles", &self.roles)
+            .field("relationships", &self.relationships)
+            .field("revoked_privileges", &self.revoked_privileges)
+            .field("max_bulk_targets", &self.max_bulk_targets)
+            .field("max_bulk_bytes", &self.max_bulk_bytes)
+            .finish()
+    }
 }
 
 impl Default for EmulatorBuilder {

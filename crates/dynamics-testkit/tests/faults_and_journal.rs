@@ -66,6 +66,9 @@ async fn env_configures_the_real_provider_and_client() {
     let client = Client::builder(vars["DATAVERSE_URL"].clone(), Arc::new(tokens)).build().unwrap();
     assert_eq!(client.who_am_i().await.unwrap().user_id, emulator.user_id());
     assert!(!format!("{emulator:?}").contains(emulator.client_secret()), "Debug never shows the secret");
+    let builder = Emulator::builder().client_secret("builder-secret-value");
+    let debug = format!("{builder:?}");
+    assert!(!debug.contains("builder-secret-value") && debug.contains("client_secret"), "{debug}");
 }
 
 #[tokio::test]

@@ -11,12 +11,12 @@ use crate::error::Result;
 use crate::io::Io;
 use crate::printer::RecordPrinter;
 use crate::progress::Progress;
-use crate::read_options::first_page;
+use crate::read_options::{first_page, printed_columns};
 
 pub(crate) async fn run(connection: &Connection, args: QueryArgs, io: &mut Io) -> Result<()> {
     let position = first_page(&connection.client, &args.entity_set, &args.options)?;
     let read = connection.client.resume::<Record>(position);
-    let printer = RecordPrinter::new(args.format, &args.options.select, args.options.formatted);
+    let printer = RecordPrinter::new(args.format, &printed_columns(&args.options), args.options.formatted);
     print_read(read, args.all, printer, &args.entity_set, io).await
 }
 
@@ -32,6 +32,7 @@ pub(crate) async fn print_read(
     let mut pages = pin!(read.pages());
     let mut more = false;
     while let Some(page) = pages.try_next().await.inspect_err(|_| progress.finish())? {
+        printer.columns_from(page.records());
         for record in page.records() {
             printer.write(io.stdout(), record)?;
         }

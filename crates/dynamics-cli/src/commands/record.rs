@@ -16,8 +16,9 @@ pub(crate) async fn get(connection: &Connection, args: GetArgs, io: &mut Io) -> 
     check_entity_set(&args.entity_set)?;
     let key = parse_key(&args.key)?;
     let mut query = Query::untyped(args.entity_set.clone());
-    if !args.select.is_empty() {
-        query = query.select(args.select.clone());
+    let select: Vec<String> = args.select.iter().map(|c| c.trim().to_owned()).filter(|c| !c.is_empty()).collect();
+    if !select.is_empty() {
+        query = query.select(select);
     }
     if args.formatted {
         query = query.annotations([Annotation::FormattedValue]);

@@ -261,9 +261,9 @@ async fn bulk_import(connection: &Connection, emulator: &Emulator, steps: &mut S
             // One record takes an account number the org already has: it is refused, the others are written.
             let number = if n == BAD_RECORD { "CON-001".to_owned() } else { format!("BULK-{n:04}") };
             let fields = json!({ "name": format!("Bulk Co {n:04}"), "accountnumber": number });
-            InputRecord { origin: Origin::Index(n), fields: fields.as_object().cloned().unwrap_or_default() }
+            InputRecord::from_fields(Origin::Index(n), fields.as_object().cloned().unwrap_or_default())
         })
-        .collect();
+        .collect::<crate::Result<_>>()?;
     let args = ImportArgs {
         entity_set: "accounts".to_owned(),
         file: "-".into(),

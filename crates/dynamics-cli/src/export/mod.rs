@@ -14,7 +14,7 @@ use crate::error::{Error, Result};
 use crate::io::Io;
 use crate::printer::RecordPrinter;
 use crate::progress::Progress;
-use crate::read_options::first_page;
+use crate::read_options::{first_page, printed_columns};
 
 use self::state::ExportState;
 
@@ -41,8 +41,10 @@ pub(crate) async fn run(connection: &Connection, args: ExportArgs, io: &mut Io) 
         (state, file)
     };
     let mut printer = match (&state.columns, args.format) {
-        (Some(columns), ExportFormat::Csv) => RecordPrinter::continuing_csv(columns.clone()),
-        (None, ExportFormat::Csv) => RecordPrinter::new(Format::Csv, &args.options.select, false),
+        (Some(columns), ExportFormat::Csv) => {
+            RecordPrinter::continuing_csv(columns.clone(), !args.options.select.is_empty())
+        }
+        (None, ExportFormat::Csv) => RecordPrinter::new(Format::Csv, &printed_columns(&args.options), false),
         (_, ExportFormat::Ndjson) => RecordPrinter::new(Format::Ndjson, &[], false),
     };
     let progress = Progress::records(io, &format!("exporting {}", args.entity_set));

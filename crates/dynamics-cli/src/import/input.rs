@@ -1,10 +1,12 @@
 //! The records of an import: NDJSON (one object a line) or one JSON array of objects, each with where it was
 //! in the input (its line, or its index in the array) and, for updates and upserts, its key.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use dynamics_webapi::RecordKey;
 use dynamics_webapi::query::Literal;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
@@ -29,10 +31,22 @@ impl fmt::Display for Origin {
 }
 
 /// One record to write.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub(crate) struct InputRecord {
     pub(crate) origin: Origin,
+    /// The columns as values, for the key.
     pub(crate) fields: Map<String, Value>,
+    /// The columns exactly as written, sent as the record: a decimal keeps every digit (a `Value` would round
+    /// it to an `f64`).
+    pub(crate) exact: BTreeMap<String, Box<RawValue>>,
+}
+
+impl InputRecord {
+    /// A record built in code (no input text to keep).
+    pub(crate) fn from_fields(origin: Origin, fields: Map<String, Value>) -> Result<Self> {
+        let text = Value::Object(fields).to_string();
+        object(&text, origin, "the record")
+    }
 }
 
 /// Reads the records of `bytes` (from `source`, for messages): a JSON array when the first character is `[`,
@@ -42,7 +56,7 @@ pub(crate) fn parse(bytes: &[u8], source: &str) -> Result<Vec<InputRecord>> {
         std::str::from_utf8(bytes).map_err(|_| Error::input(format!("the records in {source} are not UTF-8")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if text.trim_start().starts_with('[') {
-        let values: Vec<Value> = serde_json::from_str(text).map_err(|e| {
+        let values: Vec<Box<RawValue>> = serde_json::from_str(text).map_err(|e| {
             Error::input(format!(
                 "the JSON array in {source} cannot be read (line {}, column {}): {e}",
                 e.line(),
@@ -52,7 +66,7 @@ pub(crate) fn parse(bytes: &[u8], source: &str) -> Result<Vec<InputRecord>> {
         return values
             .into_iter()
             .enumerate()
-            .map(|(index, value)| object(value, Origin::Index(index), source))
+            .map(|(index, value)| object(value.get(), Origin::Index(index), source))
             .collect();
     }
     let mut records = Vec::new();
@@ -62,17 +76,21 @@ pub(crate) fn parse(bytes: &[u8], source: &str) -> Result<Vec<InputRecord>> {
             continue;
         }
         let origin = Origin::Line(number + 1);
-        let value: Value =
-            serde_json::from_str(line).map_err(|e| Error::input(format!("{origin} of {source} is not JSON: {e}")))?;
-        records.push(object(value, origin, source)?);
+        serde_json::from_str::<&RawValue>(line)
+            .map_err(|e| Error::input(format!("{origin} of {source} is not JSON: {e}")))?;
+        records.push(object(line, origin, source)?);
     }
     Ok(records)
 }
 
-fn object(value: Value, origin: Origin, source: &str) -> Result<InputRecord> {
-    match value {
-        Value::Object(fields) => Ok(InputRecord { origin, fields }),
-        _ => Err(Error::input(format!("{origin} of {source} is not a JSON object ({{\"column\": value, ...}})"))),
+/// The record in `text` (valid JSON): its values, and its columns as written.
+fn object(text: &str, origin: Origin, source: &str) -> Result<InputRecord> {
+    let not_an_object =
+        || Error::input(format!("{origin} of {source} is not a JSON object ({{\"column\": value, ...}})"));
+    let exact: BTreeMap<String, Box<RawValue>> = serde_json::from_str(text).map_err(|_| not_an_object())?;
+    match serde_json::from_str(text) {
+        Ok(Value::Object(fields)) => Ok(InputRecord { origin, fields, exact }),
+        _ => Err(not_an_object()),
     }
 }
 
@@ -143,8 +161,22 @@ mod tests {
     }
 
     #[test]
+    fn records_keep_their_numbers_exactly_as_written() {
+        let ndjson = parse(b"{\"revenue\": 12345678901234.5678, \"n\": {\"x\": 0.10}}\n", "in.ndjson").unwrap();
+        assert_eq!(
+            serde_json::to_string(&ndjson[0].exact).unwrap(),
+            r#"{"n":{"x": 0.10},"revenue":12345678901234.5678}"#
+        );
+        let array = parse(b"[ {\"revenue\" : 1.000} , { } ]", "in.json").unwrap();
+        assert_eq!(serde_json::to_string(&array[0].exact).unwrap(), r#"{"revenue":1.000}"#);
+        assert_eq!(serde_json::to_string(&array[1].exact).unwrap(), "{}");
+        assert_eq!(array[0].fields["revenue"], 1.0, "the values, for keys");
+    }
+
+    #[test]
     fn keys_come_from_the_primary_id_or_the_key_columns() {
-        let record = |value: Value| InputRecord { origin: Origin::Line(4), fields: value.as_object().unwrap().clone() };
+        let record =
+            |value: Value| InputRecord::from_fields(Origin::Line(4), value.as_object().unwrap().clone()).unwrap();
         let id = "7eb682f1-ca75-e511-80d4-00155d2a68d1";
         let by_id = key_of(&record(json!({"accountid": id, "name": "x"})), &[], "accountid").unwrap();
         assert_eq!(by_id, RecordKey::Id(Uuid::parse_str(id).unwrap()));

@@ -114,12 +114,12 @@ pub(crate) async fn import(
         .primary_id(names.primary_id.clone());
     let origins: Vec<Origin> = records.iter().map(|record| record.origin).collect();
     let write = match args.mode {
-        ImportMode::Create => table.create(records.into_iter().map(|record| record.fields)),
+        ImportMode::Create => table.create(records.into_iter().map(|record| record.exact)),
         ImportMode::Update | ImportMode::Upsert => {
             let mut keyed = Vec::with_capacity(records.len());
             for record in records {
                 let key = input::key_of(&record, &key_columns, &names.primary_id)?;
-                keyed.push((key, record.fields));
+                keyed.push((key, record.exact));
             }
             if args.mode == ImportMode::Update { table.update(keyed) } else { table.upsert(keyed) }
         }

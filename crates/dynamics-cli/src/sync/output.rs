@@ -26,6 +26,8 @@ pub(crate) struct ChangeWriter {
     primary_id: String,
     /// CSV: the data columns (after `@removed`), once known.
     columns: Option<Vec<String>>,
+    /// True when no row and no `--select` fixed the columns, and `finish` wrote the primary id alone.
+    fallback: bool,
     header_written: bool,
     /// CSV rows of removals that came before the columns were known.
     held: Vec<DeletedRecord>,
@@ -34,12 +36,20 @@ pub(crate) struct ChangeWriter {
 impl ChangeWriter {
     /// `columns`: the CSV columns a previous run fixed, or those of `--select`.
     pub(crate) fn new(format: ExportFormat, primary_id: &str, columns: Option<Vec<String>>) -> Self {
-        Self { format, primary_id: primary_id.to_owned(), columns, header_written: false, held: Vec::new() }
+        Self {
+            format,
+            primary_id: primary_id.to_owned(),
+            columns,
+            fallback: false,
+            header_written: false,
+            held: Vec::new(),
+        }
     }
 
-    /// The CSV columns, once known.
+    /// The CSV columns, once a row or `--select` fixed them (not the primary id alone of a run without rows,
+    /// which would refuse the columns of later rows).
     pub(crate) fn columns(&self) -> Option<&[String]> {
-        self.columns.as_deref()
+        self.columns.as_deref().filter(|_| !self.fallback)
     }
 
     pub(crate) fn upserted(&mut self, out: &mut dyn Write, record: &Record) -> Result<()> {
@@ -91,8 +101,10 @@ impl ChangeWriter {
     /// Writes what is held: the header and removals, when no row fixed the columns.
     pub(crate) fn finish(&mut self, out: &mut dyn Write) -> Result<()> {
         if self.format == ExportFormat::Csv {
-            let primary_id = self.primary_id.clone();
-            self.columns.get_or_insert_with(|| vec![primary_id]);
+            if self.columns.is_none() {
+                self.columns = Some(vec![self.primary_id.clone()]);
+                self.fallback = true;
+            }
             self.header(out)?;
         }
         out.flush().map_err(write_error)
