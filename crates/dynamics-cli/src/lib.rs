@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod args;
+mod atomic_file;
 mod body;
 mod claims;
 mod commands;

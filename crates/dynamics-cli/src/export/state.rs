@@ -75,11 +75,7 @@ impl ExportState {
     /// Saves atomically: a temporary file renamed over the old one.
     pub(crate) fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_string_pretty(self).map_err(|e| Error::input(format!("the export state: {e}")))?;
-        let mut temporary = path.as_os_str().to_owned();
-        temporary.push(".tmp");
-        let temporary = PathBuf::from(temporary);
-        std::fs::write(&temporary, text)
-            .and_then(|()| std::fs::rename(&temporary, path))
+        crate::atomic_file::write_atomically(path, text.as_bytes())
             .map_err(|e| Error::io(format!("the export state {} cannot be written", path.display()), e))
     }
 }

@@ -31,7 +31,8 @@ use crate::read_options::check_entity_set;
 use crate::table_names::TableNames;
 
 use self::output::{ChangeWriter, selected_columns};
-use self::state::{RunCounts, SyncState, temporary_beside};
+use self::state::{RunCounts, SyncState};
+use crate::atomic_file::temporary_beside;
 
 /// What a completed run did.
 #[derive(Debug, Clone)]

@@ -1,12 +1,12 @@
 //! The state of a sync: the delta link to go on from, saved only when a run has read everything.
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use dynamics_webapi::change_tracking::DeltaLink;
 use serde::{Deserialize, Serialize};
 
 use crate::args::ExportFormat;
+use crate::atomic_file::write_atomically;
 use crate::error::{Error, Result};
 
 const VERSION: u32 = 1;
@@ -96,20 +96,4 @@ impl SyncState {
         write_atomically(path, text.as_bytes())
             .map_err(|e| Error::io(format!("the sync state {} cannot be written", path.display()), e))
     }
-}
-
-/// `<path>.tmp`.
-pub(crate) fn temporary_beside(path: &Path, suffix: &str) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    PathBuf::from(name)
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let temporary = temporary_beside(path, ".tmp");
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temporary, path)
 }
