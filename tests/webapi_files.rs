@@ -306,3 +306,39 @@ async fn a_chunk_size_as_large_as_a_u64_asks_for_the_rest_of_the_file_without_ov
     let last = u64::MAX;
     assert_eq!(ranges, [format!("bytes=0-{}", last - 1), format!("bytes=10-{last}"), format!("bytes=20-{last}")]);
 }
+
+#[tokio::test]
+async fn a_whole_file_answer_after_the_first_range_is_an_error_not_appended() {
+    let server = MockServer::start().await;
+    let download = format!("{API}/accounts({ACCOUNT})/sample_filecolumn/$value");
+    Mock::given(method("GET"))
+        .and(path(download.as_str()))
+        .and(header("range", "bytes=0-9"))
+        .respond_with(
+            ResponseTemplate::new(206)
+                .insert_header("x-ms-file-size", "26")
+                .set_body_raw(sample()[..10].to_vec(), "application/octet-stream"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(download.as_str()))
+        .and(header("range", "bytes=10-19"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(sample(), "application/octet-stream"))
+        .mount(&server)
+        .await;
+    fail_unmatched(&server).await;
+    let (client, _, _) = webapi_client(&server);
+
+    let mut copy = Vec::new();
+    let error = client
+        .file_column("accounts", account_id(), "sample_filecolumn")
+        .download()
+        .chunk_size(10)
+        .to_writer(&mut copy)
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, dynamics_webapi::Error::Decode(_)), "{error:?}");
+    assert_eq!(copy, sample()[..10], "the whole file was not appended to the first range");
+}

@@ -430,3 +430,36 @@ async fn a_fetch_xml_page_number_past_the_largest_is_a_decode_error_not_a_panic(
     assert!(error.to_string().contains("page"), "{error}");
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_next_link_pointing_at_its_own_page_ends_the_stream_with_an_error_not_a_loop() {
+    let server = MockServer::start().await;
+    let same = format!("{}{API}/contacts?$skiptoken=same", server.uri());
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/contacts")))
+        .and(query_param_is_missing("$skiptoken"))
+        .respond_with(json_response(
+            200,
+            &serde_json::json!({"value": [{"fullname": "a"}], "@odata.nextLink": same}).to_string(),
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/contacts")))
+        .and(query_param("$skiptoken", "same"))
+        .respond_with(json_response(
+            200,
+            &serde_json::json!({"value": [{"fullname": "b"}], "@odata.nextLink": same}).to_string(),
+        ))
+        .mount(&server)
+        .await;
+    fail_unmatched(&server).await;
+    let (client, _, _) = webapi_client(&server);
+
+    let results: Vec<_> = client.query::<Record, _>(&Query::untyped("contacts")).records().collect().await;
+
+    // The page whose link points at itself is refused as a whole, as a FetchXML page with an impossible next page is.
+    assert_eq!(results.len(), 2, "the first page's record, then the error: {results:?}");
+    assert!(matches!(results[1], Err(dynamics_webapi::Error::Decode(_))), "{:?}", results[1]);
+    assert_eq!(server.received_requests().await.unwrap().len(), 2);
+}

@@ -231,12 +231,14 @@ impl<T: DeserializeOwned + Send + 'static> PagedRead<T> {
 }
 
 async fn fetch_page<T: DeserializeOwned>(client: &Client, start: Start) -> Result<Page<T>> {
+    let mut current_link = None;
     let (request, prefer, cursor) = match start {
         Start::Query { entity_set, query, prefer } => {
             crate::entity_set::check_identifier(&entity_set)?;
             (ApiRequest::new(Method::GET, entity_set).query(Some(query)), prefer, None)
         }
         Start::Position(PagePosition { step: Step::NextLink { url }, prefer }) => {
+            current_link = Some(url.clone());
             (ApiRequest::absolute(Method::GET, url), prefer, None)
         }
         Start::Position(PagePosition { step: Step::FetchXml(cursor), prefer }) => {
@@ -248,6 +250,10 @@ async fn fetch_page<T: DeserializeOwned>(client: &Client, start: Start) -> Resul
         None => request,
     };
     let envelope: Envelope<T> = decode_json(&client.execute(request).await?)?;
+    if envelope.next_link.is_some() && envelope.next_link == current_link {
+        // Following it would read the same page forever.
+        return Err(Error::decode("the server's @odata.nextLink points at the page it is on", None));
+    }
     let next = match cursor {
         Some(cursor) if envelope.more_records == Some(true) => {
             let cookie = envelope.paging_cookie.as_deref().map(PagingCookie::parse).transpose()?;

@@ -116,6 +116,14 @@ impl FileDownload {
             .header(RANGE, &range)?;
         let response = self.column.client.execute(request).await?;
         let whole = response.status != 206;
+        if whole && offset > 0 {
+            // The server ignored the range after answering earlier ones: its whole file must not be appended
+            // to the part already written.
+            return Err(Error::decode(
+                format!("the server answered a range from byte {offset} with the whole file ({})", response.status),
+                None,
+            ));
+        }
         let size = match read_size(&response.headers) {
             Some(size) => size,
             None if whole => offset + response.body.len() as u64,
