@@ -101,6 +101,9 @@ pub(crate) enum Command {
     Sync(SyncArgs),
     /// Write records from a file (NDJSON or a JSON array) through the bulk API (CreateMultiple, ...).
     Import(ImportArgs),
+    /// Upload, download or delete the file in a file or image column of a record.
+    #[command(subcommand)]
+    File(FileCommand),
     /// Run the whole flow against a local emulator of Azure AD and Dataverse (no Azure account needed).
     Demo(DemoArgs),
 }
@@ -283,6 +286,58 @@ pub(crate) struct ImportArgs {
     /// The largest chunk, in records (default 1000; chunks start at 100 and grow while they finish quickly).
     #[arg(long = "max-chunk-size", value_name = "N")]
     pub(crate) max_chunk_size: Option<usize>,
+}
+
+/// `dynamics file upload|download|delete`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum FileCommand {
+    /// Upload a file to the column, in the chunks the server asks for (streamed from the file).
+    Upload(FileUploadArgs),
+    /// Download the column's file in ranges, to a file or to stdout (streamed, never held whole).
+    Download(FileDownloadArgs),
+    /// Delete the column's file.
+    Delete(FileColumnArgs),
+}
+
+/// The file or image column of one record.
+#[derive(Debug, Args, Clone)]
+pub(crate) struct FileColumnArgs {
+    /// The entity set, such as accounts.
+    pub(crate) entity_set: String,
+    /// The record's id (a GUID), or an alternate key such as accountnumber=A-1.
+    pub(crate) key: String,
+    /// The file or image column, such as sample_filecolumn or entityimage.
+    pub(crate) column: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct FileUploadArgs {
+    #[command(flatten)]
+    pub(crate) target: FileColumnArgs,
+    /// The file to upload.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) file: PathBuf,
+    /// The file name the column keeps (default: the name of --file).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: Option<String>,
+    /// Send chunks of at most this many bytes (default: the x-ms-chunk-size the server asks for, 4 MiB).
+    #[arg(long = "chunk-size", value_name = "BYTES")]
+    pub(crate) chunk_size: Option<usize>,
+}
+
+#[derive(Debug, Args, Clone)]
+pub(crate) struct FileDownloadArgs {
+    #[command(flatten)]
+    pub(crate) target: FileColumnArgs,
+    /// Where to write the file; `-` writes it to stdout. A file is written as PATH.partial and renamed when complete.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) out: PathBuf,
+    /// Read ranges of this many bytes (default 4 MiB).
+    #[arg(long = "chunk-size", value_name = "BYTES")]
+    pub(crate) chunk_size: Option<u64>,
+    /// For an image column: the full-size image (?size=full) rather than the thumbnail.
+    #[arg(long = "full-size")]
+    pub(crate) full_size: bool,
 }
 
 /// What `import` does with each record.

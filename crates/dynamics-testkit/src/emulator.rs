@@ -15,6 +15,7 @@ use crate::journal::{Counters, Server};
 use crate::router::Router;
 use crate::seed;
 use crate::state::{Config, Shared, State};
+use crate::webapi::DEFAULT_FILE_CHUNK_SIZE as DEFAULT_CHUNK_SIZE;
 use crate::webapi::store::{Relationship, Store};
 use crate::{EntitySetSpec, Error, Faults, Journal, Result, SetupState};
 
@@ -224,6 +225,7 @@ pub struct EmulatorBuilder {
     revoked_privileges: Vec<String>,
     max_bulk_targets: Option<usize>,
     max_bulk_bytes: Option<usize>,
+    file_chunk_size: usize,
 }
 
 /// `Debug` shows the configuration, never the client secret (as [`Emulator`]'s does not).
@@ -246,6 +248,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("revoked_privileges", &self.revoked_privileges)
             .field("max_bulk_targets", &self.max_bulk_targets)
             .field("max_bulk_bytes", &self.max_bulk_bytes)
+            .field("file_chunk_size", &self.file_chunk_size)
             .finish()
     }
 }
@@ -269,6 +272,7 @@ impl Default for EmulatorBuilder {
             revoked_privileges: Vec::new(),
             max_bulk_targets: None,
             max_bulk_bytes: None,
+            file_chunk_size: DEFAULT_CHUNK_SIZE,
         }
     }
 }
@@ -409,10 +413,23 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The chunk size in bytes a file column's upload session asks for (`x-ms-chunk-size`; default 4 MiB, as
+    /// Dataverse documents). A chunk larger than this is refused, so a small size shows that a client splits a
+    /// file as the server asks.
+    ///
+    /// ```
+    /// let builder = dynamics_testkit::Emulator::builder().file_chunk_size(64 * 1024);
+    /// # let _ = builder;
+    /// ```
+    pub fn file_chunk_size(mut self, bytes: usize) -> Self {
+        self.file_chunk_size = bytes;
+        self
+    }
+
     /// Starts both servers on loopback ports and seeds the tables.
     ///
     /// # Errors
-    /// [`Error::Config`] for an empty tenant id, client id or secret, or a page size or bulk limit of 0;
+    /// [`Error::Config`] for an empty tenant id, client id or secret, or a page size, bulk limit or file chunk size of 0;
     /// [`Error::Seed`] for a seed record that is not a JSON object or has a non-GUID primary id.
     pub async fn start(self) -> Result<Emulator> {
         for (setting, value) in
@@ -426,6 +443,9 @@ impl EmulatorBuilder {
             if limit == Some(0) {
                 return Err(Error::Config { setting, reason: "a bulk limit must be at least 1".to_owned() });
             }
+        }
+        if self.file_chunk_size == 0 {
+            return Err(Error::Config { setting: "file_chunk_size", reason: "it must be at least 1".to_owned() });
         }
         if self.page_size == 0 {
             return Err(Error::Config { setting: "page_size", reason: "it must be at least 1".to_owned() });
@@ -465,6 +485,7 @@ impl EmulatorBuilder {
             roles: self.roles,
             max_bulk_targets: self.max_bulk_targets,
             max_bulk_bytes: self.max_bulk_bytes,
+            file_chunk_size: self.file_chunk_size,
         };
         let state = State {
             store,

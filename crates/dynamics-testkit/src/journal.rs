@@ -72,7 +72,8 @@ impl JournalEntry {
         self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
     }
 
-    /// The body as received (token request secrets redacted).
+    /// The body as received (token request secrets redacted; empty for a file's bytes, `application/octet-stream`,
+    /// whose length is in the `content-length` header).
     pub fn body(&self) -> &[u8] {
         &self.body
     }

@@ -65,9 +65,17 @@ fn redact_credentials(value: &str) -> String {
     }
 }
 
+/// The body as recorded: token request secrets redacted; a file's bytes (`application/octet-stream`, the body of a
+/// file column upload) left out, so that the journal does not hold a second copy of every file uploaded
+/// (its `content-length` and `content-range` headers say how much was sent).
 fn recorded_body(server: Server, request: &Request) -> Vec<u8> {
     if server != Server::Authority {
-        return request.body.clone();
+        let is_file = request
+            .headers
+            .get("content-type")
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| value.trim().to_ascii_lowercase().starts_with("application/octet-stream"));
+        return if is_file { Vec::new() } else { request.body.clone() };
     }
     let redacted: Vec<(String, String)> = url::form_urlencoded::parse(&request.body)
         .map(|(key, value)| {

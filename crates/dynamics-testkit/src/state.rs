@@ -36,6 +36,8 @@ pub(crate) struct Config {
     pub(crate) max_bulk_targets: Option<usize>,
     /// The largest bulk action body in bytes; a larger one answers "Message size exceeded".
     pub(crate) max_bulk_bytes: Option<usize>,
+    /// The `x-ms-chunk-size` a file column's upload session asks for.
+    pub(crate) file_chunk_size: usize,
 }
 
 impl std::fmt::Debug for Config {

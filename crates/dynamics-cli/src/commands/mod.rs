@@ -1,6 +1,7 @@
 //! One module per subcommand; [`dispatch`] picks one.
 
 mod fetchxml;
+mod file;
 mod metadata;
 mod query;
 mod record;
@@ -51,6 +52,7 @@ pub(crate) async fn run_with(command: Command, connection: &Connection, io: &mut
         Command::Export(args) => crate::export::run(connection, args, io).await,
         Command::Sync(args) => crate::sync::run(connection, args, io).await,
         Command::Import(args) => crate::import::run(connection, args, io).await,
+        Command::File(command) => file::run(connection, command, io).await,
         // Handled by `dispatch` before a connection is opened.
         Command::Doctor | Command::Demo(_) => Ok(()),
     }

@@ -37,6 +37,12 @@ const BULK_RECORDS: usize = 2000;
 const BULK_LIMIT: usize = 600;
 /// The record of the bulk import that is refused (its account number is taken).
 const BAD_RECORD: usize = 1234;
+/// The chunk size the demo org asks file uploads for (Dataverse asks for 4 MiB), so a small file takes several.
+const FILE_CHUNK: usize = 64 * 1024;
+/// The size of the file the demo uploads.
+const FILE_SIZE: usize = 300 * 1024;
+/// The range size of the demo's download.
+const FILE_RANGE: u64 = 100 * 1024;
 
 pub(crate) async fn run(args: &DemoArgs, global: &GlobalArgs, env: &Env, io: &mut Io) -> Result<u8> {
     let settings = Settings::resolve(global, env, io)?;
@@ -51,6 +57,7 @@ pub(crate) async fn run(args: &DemoArgs, global: &GlobalArgs, env: &Env, io: &mu
     let emulator = Emulator::builder()
         .seed_generated("accounts", args.records)
         .max_bulk_targets(BULK_LIMIT)
+        .file_chunk_size(FILE_CHUNK)
         .start()
         .await
         .map_err(|e| Error::input(format!("the emulator did not start: {e}")))?;
@@ -73,6 +80,7 @@ pub(crate) async fn run(args: &DemoArgs, global: &GlobalArgs, env: &Env, io: &mu
     delete(&connection, contact_id, &mut steps, io).await?;
     bulk_import(&connection, &emulator, &mut steps, io).await?;
     sync(&connection, &mut steps, io).await?;
+    file_column(&connection, &emulator, account_id, &mut steps, io).await?;
     throttled(&connection, &emulator, account_id, &mut steps, io).await?;
     io.println("");
     io.println(
@@ -378,6 +386,43 @@ async fn sync_in(connection: &Connection, dir: &std::path::Path, io: &mut Io) ->
         return Err(Error::input("the incremental sync did not return exactly the four changes"));
     }
     Ok(())
+}
+
+async fn file_column(
+    connection: &Connection,
+    emulator: &Emulator,
+    account_id: uuid::Uuid,
+    steps: &mut Steps,
+    io: &mut Io,
+) -> Result<()> {
+    steps.title(io, "a file column: upload 300 KB in chunks, download it in ranges, compare, delete");
+    let content: Vec<u8> = (0..FILE_SIZE).map(|i| (i % 251) as u8).collect();
+    let column = connection.client.file_column("accounts", account_id, "sample_filecolumn");
+    let before = emulator.journal().len();
+    column.upload("demo.bin", FILE_SIZE as u64, &content[..]).send().await?;
+    let mut copy = Vec::with_capacity(FILE_SIZE);
+    let info = column.download().chunk_size(FILE_RANGE).to_writer(&mut copy).await?;
+    let entries = emulator.journal().entries();
+    let sent = entries.iter().skip(before);
+    let chunks =
+        sent.clone().filter(|entry| entry.method() == "PATCH" && entry.header("content-range").is_some()).count();
+    let ranges = sent.filter(|entry| entry.method() == "GET" && entry.header("range").is_some()).count();
+    io.println(format!(
+        "   uploaded {FILE_SIZE} bytes in {chunks} chunks (the org asked for {FILE_CHUNK} bytes a chunk); \
+         downloaded {} bytes of {} in {ranges} ranges",
+        copy.len(),
+        info.name().unwrap_or("?"),
+    ));
+    if copy != content {
+        return Err(Error::input("the downloaded file differs from the uploaded one"));
+    }
+    column.delete().await?;
+    let gone = column.download().to_writer(&mut Vec::new()).await.is_err_and(|e| e.is_not_found());
+    io.println(format!(
+        "   the copy is byte-identical; after delete, reading it again: {}",
+        if gone { "404, gone" } else { "still there!" }
+    ));
+    if gone { Ok(()) } else { Err(Error::input("the deleted file is still there")) }
 }
 
 async fn throttled(

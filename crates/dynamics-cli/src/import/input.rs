@@ -42,7 +42,8 @@ pub(crate) struct InputRecord {
 }
 
 impl InputRecord {
-    /// A record built in code (no input text to keep).
+    /// A record built in code (no input text to keep): the demo's.
+    #[cfg(feature = "demo")]
     pub(crate) fn from_fields(origin: Origin, fields: Map<String, Value>) -> Result<Self> {
         let text = Value::Object(fields).to_string();
         object(&text, origin, "the record")

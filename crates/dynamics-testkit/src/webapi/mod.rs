@@ -4,7 +4,8 @@
 //! the injected faults (401 once, 429, 503), the application user's setup (403), and then the handler
 //! for its URL shape ([`target::Target`]): the service document, `$metadata`, `$batch`, a collection,
 //! a record, a column, a reference, a table definition, or an operation from [`operations`] (`WhoAmI` and the
-//! bulk actions of [`bulk`]). Collection reads with change tracking go to [`change_tracking`].
+//! bulk actions of [`bulk`]). Collection reads with change tracking go to [`change_tracking`];
+//! file and image columns (upload sessions, ranged downloads) to [`file_column`].
 //! New URL shapes are added as a `Target` variant or an operation, each in its own module.
 
 pub(crate) mod body;
@@ -25,6 +26,7 @@ mod batch;
 mod bulk;
 mod change_tracking;
 mod entity_definition;
+mod file_column;
 mod guard;
 mod metadata;
 mod records;
@@ -37,6 +39,8 @@ use crate::state::{Config, State};
 use odata_error::ODataError;
 use query_options::Preferences;
 use target::Target;
+
+pub(crate) use file_column::DEFAULT_CHUNK_SIZE as DEFAULT_FILE_CHUNK_SIZE;
 
 /// A request to the Web API, from the wire or from inside a `$batch`.
 #[derive(Debug, Clone)]
@@ -132,6 +136,19 @@ pub(crate) fn route(ctx: &mut Ctx<'_>, request: &ApiRequest) -> Reply {
         ("GET", Target::Record { set, key }) => records::retrieve(ctx, &set, &key, request),
         ("PATCH", Target::Record { set, key }) => records::write(ctx, &set, &key, request),
         ("DELETE", Target::Record { set, key }) => records::delete(ctx, &set, &key, request),
+        ("PATCH", Target::Property { set, key, property, raw_value: false }) => {
+            file_column::upload(ctx, &set, &key, &property, request)
+        }
+        ("GET", Target::Property { set, key, property, raw_value: true })
+            if file_column::is_download(&ctx.state.store, &set, &property, request) =>
+        {
+            file_column::download(ctx, &set, &key, &property, request)
+        }
+        ("DELETE", Target::Property { set, key, property, raw_value: false })
+            if ctx.state.store.files.is_file_column(&set, &property) =>
+        {
+            file_column::delete(ctx, &set, &key, &property)
+        }
         ("GET", Target::Property { set, key, property, raw_value: false })
             if ctx.state.store.relationship(&set, &property).is_some() =>
         {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::file_column::FileColumns;
 use crate::{EntitySetSpec, Error, Result};
 
 /// One record: its id, its row version (the ETag) and its columns (the primary id column included).
@@ -145,18 +146,20 @@ impl Relationship {
     }
 }
 
-/// All tables, their relationships, and the org-wide row version counter.
+/// All tables, their relationships, the files of file columns, and the org-wide row version counter.
 #[derive(Debug, Clone)]
 pub(crate) struct Store {
     tables: BTreeMap<String, Table>,
     relationships: Vec<Relationship>,
     version: u64,
+    /// The files of file and image columns, and the open upload sessions.
+    pub(crate) files: FileColumns,
 }
 
 impl Store {
     pub(crate) fn new(specs: Vec<EntitySetSpec>) -> Self {
         let tables = specs.into_iter().map(|spec| (spec.name.clone(), Table::empty(spec))).collect();
-        Self { tables, relationships: Relationship::defaults(), version: 1000 }
+        Self { tables, relationships: Relationship::defaults(), version: 1000, files: FileColumns::default() }
     }
 
     /// Adds (or replaces, by set and navigation property) a one-to-many relationship.
@@ -220,6 +223,7 @@ impl Store {
         }
         let row = table.rows.remove(at);
         table.tombstones.push(Tombstone { id: row.id, version });
+        self.files.forget_record(set, row.id);
         Some(row)
     }
 
