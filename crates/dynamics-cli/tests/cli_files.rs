@@ -7,7 +7,7 @@
 mod support;
 
 use dynamics_testkit::Emulator;
-use support::{env_of, run, temp_dir};
+use support::{env_of, run, run_binary, temp_dir};
 
 const CONTOSO: &str = "a0000001-0000-4000-8000-000000000001";
 const COLUMN: &str = "sample_filecolumn";
@@ -209,8 +209,11 @@ async fn verbose_file_commands_never_print_the_secret_or_the_token() {
         vec!["--verbose", "file", "download", "accounts", CONTOSO, COLUMN, "--out", &out, "--chunk-size", "1000"],
         vec!["--verbose", "file", "delete", "accounts", CONTOSO, COLUMN],
     ];
+    // Through the real binary: it installs the log subscriber for the whole process, so every request line shows
+    // (in-process, a per-thread subscriber can miss lines logged while another test runs).
+    let vars = emulator.env();
     for args in runs {
-        let output = run(&args, &env(&emulator), "").await.success();
+        let output = run_binary(&args, &vars, "").success();
         let all = output.all();
         assert!(!all.contains(emulator.client_secret()), "{args:?} printed the secret");
         assert!(!all.contains(&token), "{args:?} printed the token");
