@@ -7,9 +7,9 @@
 use dynamics_entities::optionsets::{
     AccountIndustrycode, AccountStatecode, ContactGendercode, ContactPreferredcontactmethodcode, Cr6a1Tag,
 };
-use dynamics_entities::{Annotated, account, contact, cr6a1_project, task};
+use dynamics_entities::{Annotated, MultiChoiceColumn, account, contact, cr6a1_project, task};
 use dynamics_webapi::Patch;
-use dynamics_webapi::query::{Annotation, Query, prelude::*};
+use dynamics_webapi::query::{Annotation, Query, QueryErrorKind, prelude::*};
 use rust_decimal::Decimal;
 use serde_json::json;
 use support::{API, decoded_query, fail_unmatched, fixture, header_text, json_response, only_request, webapi_client};
@@ -88,6 +88,41 @@ async fn a_typed_account_query_filters_on_a_choice_column_and_reads_typed_rows()
     assert_eq!(litware.cr6a1_tags, None);
     assert_eq!(second.formatted_value(account::PARENTACCOUNTID).as_deref(), Some("Fourth Coffee (sample)"));
     assert_eq!(second.lookup_logical_name(account::PARENTACCOUNTID).as_deref(), Some("account"));
+}
+
+#[tokio::test]
+async fn a_multi_select_column_is_filtered_with_typed_contain_values() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/accounts")))
+        .respond_with(json_response(200, &fixture("csdl/dataverse/responses/accounts-by-industry.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    fail_unmatched(&server).await;
+    let (client, _, _) = webapi_client(&server);
+
+    let query = Query::<account::Account>::new().select((account::NAME, account::CR6A1_TAGS)).filter(
+        account::CR6A1_TAGS
+            .contain_values([Cr6a1Tag::Strategic, Cr6a1Tag::ReferenceCustomer])
+            .and(account::CR6A1_TAGS.does_not_contain_values([Cr6a1Tag::AtRisk, Cr6a1Tag::Unknown(100_000_009)])),
+    );
+    let page = client.query::<account::Account, _>(&query).first_page().await.unwrap();
+
+    let pairs = decoded_query(&only_request(&server).await);
+    assert_eq!(pair(&pairs, "$select"), "name,cr6a1_tags");
+    assert_eq!(
+        pair(&pairs, "$filter"),
+        "Microsoft.Dynamics.CRM.ContainValues(PropertyName='cr6a1_tags',PropertyValues=['100000000','100000002']) \
+         and Microsoft.Dynamics.CRM.DoesNotContainValues(PropertyName='cr6a1_tags',PropertyValues=['100000001','100000009'])"
+    );
+    let tags: Vec<_> = page.records().iter().map(|account| account.cr6a1_tags.clone()).collect();
+    assert_eq!(tags, [Some(vec![Cr6a1Tag::Strategic, Cr6a1Tag::ReferenceCustomer]), None]);
+
+    let empty = Query::<account::Account>::new().filter(account::CR6A1_TAGS.contain_values([]));
+    let error = empty.query_pairs().unwrap_err();
+    assert_eq!(error.kind(), QueryErrorKind::EmptyList);
+    assert!(error.to_string().contains("ContainValues"), "{error}");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod model;
 mod naming;
 mod optionset;
 mod plan;
+mod transliterate;
 
 pub use config::{GenConfig, sha256_hex};
 pub use error::{CsdlError, Error, InputError, IoError, Result, UnknownEntityError, Warning};

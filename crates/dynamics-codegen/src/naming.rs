@@ -6,6 +6,8 @@
 
 use std::collections::BTreeSet;
 
+use crate::transliterate::ascii_spelling;
+
 /// Words Rust reserves: as identifiers they need `r#` (or, for the few that cannot be raw, a suffix).
 const KEYWORDS: &[&str] = &[
     "abstract", "as", "async", "await", "become", "box", "break", "const", "continue", "crate", "do", "dyn", "else",
@@ -18,11 +20,18 @@ const KEYWORDS: &[&str] = &[
 const NOT_RAW: &[&str] = &["crate", "self", "Self", "super", "_"];
 
 /// Splits a name into lower-case words at `_`, other punctuation, and lower-to-upper case changes.
+///
+/// Latin letters with diacritics are spelled in ASCII first (`Café` is `cafe`); characters of other
+/// scripts separate words like punctuation.
 fn words(name: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut current = String::new();
     let mut previous: Option<char> = None;
-    for c in name.chars() {
+    let ascii = name.chars().flat_map(|c| match ascii_spelling(c) {
+        Some(spelling) => Spelled::Many(spelling.chars()),
+        None => Spelled::One(std::iter::once(c)),
+    });
+    for c in ascii {
         if !c.is_ascii_alphanumeric() {
             if !current.is_empty() {
                 words.push(std::mem::take(&mut current));
@@ -40,6 +49,23 @@ fn words(name: &str) -> Vec<String> {
         words.push(current);
     }
     words
+}
+
+/// A character as it is, or its ASCII spelling.
+enum Spelled {
+    One(std::iter::Once<char>),
+    Many(std::str::Chars<'static>),
+}
+
+impl Iterator for Spelled {
+    type Item = char;
+
+    fn next(&mut self) -> Option<char> {
+        match self {
+            Self::One(c) => c.next(),
+            Self::Many(chars) => chars.next(),
+        }
+    }
 }
 
 /// `Account_Tasks` to `account_tasks`, `FeedbackId` to `feedback_id`, `cr6a1_name` to `cr6a1_name`;
@@ -140,13 +166,32 @@ mod tests {
         assert_eq!(pascal("Preferred Customer").as_deref(), Some("PreferredCustomer"));
         assert_eq!(pascal("2 days").as_deref(), Some("N2Days"));
         assert_eq!(pascal("  "), None);
-        assert_eq!(pascal("über"), Some("Ber".to_owned()));
+        assert_eq!(pascal("über"), Some("Uber".to_owned()));
         assert_eq!(ident("type"), "r#type");
         assert_eq!(ident("abstract"), "r#abstract");
         assert_eq!(ident("self"), "self_");
         assert_eq!(ident("Self"), "Self_");
         assert_eq!(ident("name"), "name");
         assert_eq!(screaming("Account_Tasks"), "ACCOUNT_TASKS");
+    }
+
+    #[test]
+    fn latin_letters_with_diacritics_are_spelled_in_ascii() {
+        assert_eq!(pascal("Café crème").as_deref(), Some("CafeCreme"));
+        assert_eq!(pascal("Größe").as_deref(), Some("Grosse"));
+        assert_eq!(pascal("Ærø Ålesund").as_deref(), Some("AeroAlesund"));
+        assert_eq!(pascal("Łódź façade niño").as_deref(), Some("LodzFacadeNino"));
+        assert_eq!(pascal("ÉtéÜber").as_deref(), Some("EteUber"));
+        assert_eq!(snake("CaféCrème"), "cafe_creme");
+        assert_eq!(screaming("Straße"), "STRASSE");
+    }
+
+    #[test]
+    fn other_scripts_still_separate_words() {
+        assert_eq!(pascal("Ελληνικά"), None);
+        assert_eq!(pascal("Москва 2"), Some("N2".to_owned()));
+        assert_eq!(pascal("日本 office"), Some("Office".to_owned()));
+        assert_eq!(pascal("caféΩbar").as_deref(), Some("CafeBar"));
     }
 
     #[test]

@@ -536,6 +536,8 @@ mod tests {
                     "[ -~]{0,12}".prop_map(Some),
                     "[0-9][a-z ]{0,5}".prop_map(Some),
                     "[a-zA-Zé ]{1,6}".prop_map(Some),
+                    "[a-zÀ-ſ ]{1,6}".prop_map(Some),
+                    "[aeÆæßŁłΩж日 ]{1,6}".prop_map(Some),
                 ],
                 0..24,
             )

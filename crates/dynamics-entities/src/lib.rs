@@ -2,6 +2,8 @@
 
 pub mod generated;
 
+#[cfg(all(doctest, feature = "account"))]
+mod doctests;
 mod extensions;
 
 pub use generated::*;

@@ -53,7 +53,7 @@ fn write_with(value: &ValueType) -> Option<&'static str> {
 fn token_type(value: &ValueType) -> String {
     match value {
         ValueType::Binary | ValueType::Json => "::dynamics_webapi::query::AnyValue".to_owned(),
-        ValueType::MultiChoice(_) => format!("{OPTION}<::std::string::String>"),
+        ValueType::MultiChoice(name) => format!("{OPTION}<super::ChoiceSet<super::optionsets::{name}>>"),
         other => format!("{OPTION}<{}>", value_type(other)),
     }
 }

@@ -402,8 +402,10 @@ pub const ADDRESS1_LATITUDE: ::dynamics_webapi::query::Field<Account, ::core::op
     ::dynamics_webapi::query::Field::new("address1_latitude");
 
 /// The `cr6a1_tags` column, for `$select`, `$filter` and `$orderby`.
-pub const CR6A1_TAGS: ::dynamics_webapi::query::Field<Account, ::core::option::Option<::std::string::String>> =
-    ::dynamics_webapi::query::Field::new("cr6a1_tags");
+pub const CR6A1_TAGS: ::dynamics_webapi::query::Field<
+    Account,
+    ::core::option::Option<super::ChoiceSet<super::optionsets::Cr6a1Tag>>,
+> = ::dynamics_webapi::query::Field::new("cr6a1_tags");
 
 /// The `createdon` column, for `$select`, `$filter` and `$orderby`.
 pub const CREATEDON: ::dynamics_webapi::query::Field<Account, ::core::option::Option<::time::OffsetDateTime>> =

@@ -99,6 +99,66 @@ impl<'de, T: ::serde::de::DeserializeOwned> ::serde::Deserialize<'de> for Annota
     }
 }
 
+/// The value type of a multi-select choice column's token: `Field<E, Option<ChoiceSet<C>>>`, where `C` is the
+/// column's choice enum.
+///
+/// Rows read such a column as `Option<Vec<C>>`; the token only says which enum its values come from, so that
+/// [`MultiChoiceColumn`] filters take values of that enum and no other. It has no values of its own.
+pub struct ChoiceSet<C> {
+    never: ::core::convert::Infallible,
+    choice: ::core::marker::PhantomData<fn() -> C>,
+}
+
+impl<C> ::core::fmt::Debug for ChoiceSet<C> {
+    fn fmt(&self, _: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+        match self.never {}
+    }
+}
+
+impl<C: ::dynamics_webapi::query::ChoiceValue> ::dynamics_webapi::query::FieldType for ChoiceSet<C> {
+    type Value = ChoiceSet<C>;
+}
+
+/// Dataverse's filters for multi-select choice columns, typed by the column's choice enum.
+///
+/// Bring it into scope (`use <entities module>::MultiChoiceColumn;`) and call it on a multi-select column's token:
+/// `ACCOUNT_TAGS.contain_values([Tags::Vip])` renders
+/// `Microsoft.Dynamics.CRM.ContainValues(PropertyName='<column>',PropertyValues=['<value>'])`.
+/// An empty list of values is a `QueryError` when the query is rendered.
+pub trait MultiChoiceColumn: ::dynamics_webapi::query::Column {
+    /// The column's choice enum.
+    type Choice: ::dynamics_webapi::query::ChoiceValue;
+
+    /// Rows whose column holds at least one of `values`: `Microsoft.Dynamics.CRM.ContainValues`.
+    fn contain_values(
+        &self,
+        values: impl ::core::iter::IntoIterator<Item = Self::Choice>,
+    ) -> ::dynamics_webapi::query::Filter<Self::Entity>;
+
+    /// Rows whose column holds none of `values`: `Microsoft.Dynamics.CRM.DoesNotContainValues`.
+    fn does_not_contain_values(
+        &self,
+        values: impl ::core::iter::IntoIterator<Item = Self::Choice>,
+    ) -> ::dynamics_webapi::query::Filter<Self::Entity>;
+}
+
+impl<E, C: ::dynamics_webapi::query::ChoiceValue> MultiChoiceColumn
+    for ::dynamics_webapi::query::Field<E, ::core::option::Option<ChoiceSet<C>>>
+{
+    type Choice = C;
+
+    fn contain_values(&self, values: impl ::core::iter::IntoIterator<Item = C>) -> ::dynamics_webapi::query::Filter<E> {
+        support::choice_values("ContainValues", *self, values)
+    }
+
+    fn does_not_contain_values(
+        &self,
+        values: impl ::core::iter::IntoIterator<Item = C>,
+    ) -> ::dynamics_webapi::query::Filter<E> {
+        support::choice_values("DoesNotContainValues", *self, values)
+    }
+}
+
 /// Serde helpers the generated entities use (dates, base64, multi-select choices, binds).
 #[doc(hidden)]
 pub mod support {
@@ -195,6 +255,16 @@ pub mod support {
             }
             Patch::Keep | Patch::Clear => serializer.serialize_none(),
         }
+    }
+
+    /// A `ContainValues` or `DoesNotContainValues` call on a multi-select column, with the options as strings.
+    pub fn choice_values<E, C: ::dynamics_webapi::query::ChoiceValue>(
+        function: &'static str,
+        column: impl ::dynamics_webapi::query::Column<Entity = E>,
+        values: impl ::core::iter::IntoIterator<Item = C>,
+    ) -> ::dynamics_webapi::query::Filter<E> {
+        let values = values.into_iter().map(|value| value.value().to_string());
+        ::dynamics_webapi::query::QueryFunction::new(function, column).values(values).into()
     }
 
     /// Writes a lookup bind: `/<entity set>(<id>)`, or `null` to clear the lookup.
