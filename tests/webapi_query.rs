@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
 use dynamics_webapi::entity::Entity;
-use dynamics_webapi::query::{Aggregate, Annotation, Apply, Field, Lookup, NavMany, NavOne, Query, prelude::*};
+use dynamics_webapi::query::{Aggregate, Annotation, Apply, Expand, Field, Lookup, NavMany, NavOne, Query, prelude::*};
 use dynamics_webapi::{Record, RecordKey};
 use rust_decimal::Decimal;
 use support::{
@@ -389,6 +389,37 @@ async fn retrieves_by_single_and_composite_alternate_key_with_select_and_expand(
 }
 
 #[tokio::test]
+async fn a_raw_expand_reaches_the_server_intact_next_to_a_typed_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/accounts")))
+        .respond_with(json_response(200, r#"{"value":[]}"#))
+        .expect(1)
+        .mount(&server)
+        .await;
+    fail_unmatched(&server).await;
+    let (client, _, _) = webapi_client(&server);
+    let raw = "contact_customer_accounts($select=fullname;$filter=contains(fullname,'A&B #1');$top=2)";
+    let query = Query::<Account>::new()
+        .select(account::NAME)
+        .expand(Expand::raw(raw))
+        .expand(account::PRIMARY_CONTACT.expand().select(contact::FULLNAME));
+
+    let page = client.query::<Record, _>(&query).first_page().await.unwrap();
+
+    assert!(page.records().is_empty());
+    let request = only_request(&server).await;
+    assert_eq!(
+        raw_query(&request),
+        "$select=name&$expand=contact_customer_accounts($select%3Dfullname;$filter%3Dcontains(fullname,%27A%26B%20%231%27);$top%3D2)\
+         ,primarycontactid($select%3Dfullname)"
+    );
+    let pairs = decoded_query(&request);
+    assert_eq!(pairs.len(), 2, "the raw text split the query: {pairs:?}");
+    assert_eq!(pair(&pairs, "$expand"), format!("{raw},primarycontactid($select=fullname)"));
+}
+
+#[tokio::test]
 async fn an_invalid_query_fails_before_anything_is_sent() {
     let server = MockServer::start().await;
     fail_unmatched(&server).await;
@@ -397,9 +428,11 @@ async fn an_invalid_query_fails_before_anything_is_sent() {
 
     let error = client.query::<Record, _>(&Query::<Account>::new().expand(BAD)).first_page().await.unwrap_err();
     let zero = client.query::<Record, _>(&Query::<Account>::new().max_page_size(0)).first_page().await.unwrap_err();
+    let empty = client.query::<Record, _>(&Query::<Account>::new().expand(Expand::raw(" "))).first_page().await;
 
     assert!(matches!(error, dynamics_webapi::Error::Config(_)), "{error:?}");
     assert!(matches!(zero, dynamics_webapi::Error::Config(_)), "{zero:?}");
+    assert!(matches!(empty, Err(dynamics_webapi::Error::Config(_))), "{empty:?}");
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 

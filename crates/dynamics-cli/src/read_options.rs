@@ -1,6 +1,6 @@
 //! Turning `--select`, `--filter`, `--orderby`, `--top`, `--expand` and `--page-size` into the first page of a read.
 
-use dynamics_webapi::query::{Annotation, ColumnMethods, Filter, Query, RawField, encode_query_value};
+use dynamics_webapi::query::{Annotation, ColumnMethods, Expand, Filter, Query, RawField};
 use dynamics_webapi::{Client, PagePosition};
 
 use crate::args::QueryOptions;
@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 
 /// The position of a read's first page: the URL with its query string, and the `Prefer` header.
 ///
-/// `$expand` is passed through as written (the typed builder has no untyped expand), so it is appended here.
+/// `$expand` is passed through as written, as a raw expand.
 pub(crate) fn first_page(client: &Client, entity_set: &str, options: &QueryOptions) -> Result<PagePosition> {
     check_entity_set(entity_set)?;
     let mut query = Query::untyped(entity_set.to_owned());
@@ -40,17 +40,13 @@ pub(crate) fn first_page(client: &Client, entity_set: &str, options: &QueryOptio
     if let Some(size) = options.page_size {
         query = query.max_page_size(size);
     }
+    if let Some(expand) = options.expand.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
+        query = query.expand(Expand::raw(expand.to_owned()));
+    }
     if options.formatted {
         query = query.annotations([Annotation::FormattedValue]);
     }
-    let mut text = query.to_query_string().map_err(|e| Error::usage(format!("the query options: {e}")))?;
-    if let Some(expand) = options.expand.as_deref().map(str::trim).filter(|e| !e.is_empty()) {
-        if !text.is_empty() {
-            text.push('&');
-        }
-        text.push_str("$expand=");
-        text.push_str(&encode_query_value(expand));
-    }
+    let text = query.to_query_string().map_err(|e| Error::usage(format!("the query options: {e}")))?;
     let mut url = format!("{}{entity_set}", client.service_root());
     if !text.is_empty() {
         url.push('?');
@@ -135,10 +131,12 @@ mod tests {
         let position = first_page(&client(), "accounts", &options).unwrap();
         let text = serde_json::to_value(&position).unwrap();
         let url = text["url"].as_str().unwrap();
-        assert!(url.starts_with("https://org.crm.dynamics.com/api/data/v9.2/accounts?$select=name,revenue"), "{url}");
-        assert!(url.contains("$orderby=name%20desc,revenue%20asc"), "{url}");
-        assert!(url.contains("$top=5"), "{url}");
-        assert!(url.ends_with("$expand=primarycontactid(%24select%3Dfullname)") || url.contains("$expand="), "{url}");
+        assert_eq!(
+            url,
+            "https://org.crm.dynamics.com/api/data/v9.2/accounts?$select=name,revenue\
+             &$filter=contains(name,%27a%20b%27)&$orderby=name%20desc,revenue%20asc&$top=5\
+             &$expand=primarycontactid($select%3Dfullname)"
+        );
         let prefer = text["prefer"].as_str().unwrap();
         assert!(prefer.contains("odata.maxpagesize=100") && prefer.contains("FormattedValue"), "{prefer}");
     }

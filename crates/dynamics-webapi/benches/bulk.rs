@@ -14,6 +14,11 @@
 //!
 //! Run with `cargo bench -p dynamics-webapi --bench bulk -- --warm-up-time 1 --measurement-time 5`.
 
+// Only the accept loop (`serve_with`) is used here: this bench parses its `POST` requests itself.
+#[expect(dead_code, reason = "the GET responder half of the loopback server is for the other benches")]
+#[path = "support/loopback.rs"]
+mod loopback;
+
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,7 +31,6 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
 use uuid::Uuid;
 
 const OVERHEAD_RECORDS: usize = 20_000;
@@ -169,27 +173,10 @@ fn throttled(code: &str, wait: Duration) -> (u16, String, Option<Duration>) {
 
 /// Starts the server on its own thread and runtime; returns its base URL.
 fn start(server: Arc<Server>) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
-    listener.set_nonblocking(true).expect("non-blocking listener");
-    let base = format!("http://{}", listener.local_addr().expect("local address"));
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("server runtime");
-        runtime.block_on(async move {
-            let listener = TcpListener::from_std(listener).expect("tokio listener");
-            loop {
-                let Ok((socket, _)) = listener.accept().await else { continue };
-                let server = Arc::clone(&server);
-                tokio::spawn(async move {
-                    let _ = serve(socket, server).await;
-                });
-            }
-        });
-    });
-    base
+    loopback::serve_with(move |socket| serve(socket, Arc::clone(&server)))
 }
 
 async fn serve(mut socket: tokio::net::TcpStream, server: Arc<Server>) -> std::io::Result<()> {
-    socket.set_nodelay(true)?;
     let mut buffer = Vec::with_capacity(64 * 1024);
     let mut chunk = vec![0_u8; 64 * 1024];
     loop {

@@ -1,11 +1,15 @@
 //! A tiny HTTP/1.1 server on loopback for the benchmarks: keep-alive, `GET` only, answers computed from the
 //! request target by a function. It runs on its own thread and runtime, so the client and the hand-written loop it
 //! is compared with see the same server.
+//!
+//! [`serve_with`] is the accept loop alone, for a bench that parses its requests itself (such as `bulk`, which
+//! reads `POST` bodies).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 
 /// Writes the JSON body for a request target (`/api/data/v9.2/...?...`) into the buffer it is given.
 /// Each connection reuses its buffer, so after the first answers the server allocates nothing per request.
@@ -13,6 +17,16 @@ pub(crate) type Responder = Arc<dyn Fn(&str, &mut Vec<u8>) + Send + Sync>;
 
 /// Starts the server and returns its base URL, such as `http://127.0.0.1:40123`.
 pub(crate) fn start(responder: Responder) -> String {
+    serve_with(move |socket| serve(socket, Arc::clone(&responder)))
+}
+
+/// Binds a loopback port and, on its own thread and runtime, hands every accepted connection (with `TCP_NODELAY`
+/// set) to `connection`, each on its own task; returns the base URL, such as `http://127.0.0.1:40123`.
+pub(crate) fn serve_with<C, F>(connection: C) -> String
+where
+    C: Fn(TcpStream) -> F + Send + 'static,
+    F: Future<Output = std::io::Result<()>> + Send + 'static,
+{
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind loopback");
     listener.set_nonblocking(true).expect("non-blocking listener");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
@@ -22,9 +36,12 @@ pub(crate) fn start(responder: Responder) -> String {
             let listener = TcpListener::from_std(listener).expect("tokio listener");
             loop {
                 let Ok((socket, _)) = listener.accept().await else { continue };
-                let responder = Arc::clone(&responder);
+                if socket.set_nodelay(true).is_err() {
+                    continue;
+                }
+                let served = connection(socket);
                 tokio::spawn(async move {
-                    let _ = serve(socket, responder).await;
+                    let _ = served.await;
                 });
             }
         });
@@ -32,8 +49,7 @@ pub(crate) fn start(responder: Responder) -> String {
     base
 }
 
-async fn serve(mut socket: tokio::net::TcpStream, responder: Responder) -> std::io::Result<()> {
-    socket.set_nodelay(true)?;
+async fn serve(mut socket: TcpStream, responder: Responder) -> std::io::Result<()> {
     let mut buffer = Vec::with_capacity(8192);
     let mut chunk = [0_u8; 8192];
     let mut body = Vec::new();

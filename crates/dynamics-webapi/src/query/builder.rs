@@ -218,7 +218,8 @@ impl<E> Query<E> {
         self
     }
 
-    /// Adds a navigation property to `$expand`, with or without nested options.
+    /// Adds a navigation property to `$expand`, with or without nested options,
+    /// or [`Expand::raw`] text written by hand.
     ///
     /// ```
     /// use dynamics_webapi::query::{Field, NavOne, Query, Untyped};
@@ -517,7 +518,7 @@ mod tests {
     use super::Query;
     use crate::entity::Entity;
     use crate::query::prelude::*;
-    use crate::query::{Aggregate, Annotation, Apply, Filter, QueryErrorKind};
+    use crate::query::{Aggregate, Annotation, Apply, Expand, Filter, QueryErrorKind};
     use uuid::Uuid;
 
     struct Account;
@@ -587,6 +588,7 @@ mod tests {
             (Query::untyped("accounts").top(0), QueryErrorKind::InvalidTop),
             (Query::untyped("accounts").max_page_size(0), QueryErrorKind::InvalidPageSize),
             (Query::untyped("accounts").filter(Filter::raw("")), QueryErrorKind::EmptyText),
+            (Query::untyped("accounts").expand(Expand::raw(" ")), QueryErrorKind::EmptyText),
             (
                 Query::untyped("accounts").annotations([Annotation::Other("a b".into())]),
                 QueryErrorKind::InvalidAnnotation,

@@ -75,7 +75,7 @@ pub enum QueryErrorKind {
     InvalidPageSize,
     /// A list that needs at least one element was empty, such as the values of `In` or the columns of `groupby`.
     EmptyList,
-    /// A raw filter, raw `$apply` step or raw order was empty.
+    /// A raw filter, raw `$apply` step, raw order or raw `$expand` was empty.
     EmptyText,
     /// An annotation pattern for `odata.include-annotations` that is not a qualified name or pattern.
     InvalidAnnotation,

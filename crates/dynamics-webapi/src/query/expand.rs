@@ -8,12 +8,13 @@ use super::filter::Expr;
 use super::order::{OrderItem, render_order};
 use super::render::{Renderer, Result};
 use super::select::render_paths;
-use super::{Filter, NavMany, NavOne, OrderBy, Selection};
+use super::{Filter, NavMany, NavOne, OrderBy, QueryErrorKind, Selection};
 
 /// One `$expand` item of entity `S`, ready to add to a [`Query`](super::Query) or a nested expand.
 ///
-/// Made from a navigation property (expanded with all its columns) or from an [`ExpandOne`] or
-/// [`ExpandMany`] with nested options. Nested options are separated by `;` inside parentheses.
+/// Made from a navigation property (expanded with all its columns), from an [`ExpandOne`] or
+/// [`ExpandMany`] with nested options, or from text written by hand with [`Expand::raw`].
+/// Nested options are separated by `;` inside parentheses.
 ///
 /// ```
 /// use dynamics_webapi::query::{Expand, Field, NavMany, NavOne, Query, Untyped, prelude::*};
@@ -42,6 +43,37 @@ pub struct Expand<S> {
 impl<S> Expand<S> {
     fn new(item: ExpandItem) -> Self {
         Self { item, marker: PhantomData }
+    }
+
+    /// `$expand` text written by hand, used as it is: the escape hatch for anything the builder lacks,
+    /// such as an expansion given on a command line.
+    ///
+    /// It may hold several comma-separated items with nested options. Names inside it are not checked;
+    /// like every other value it is percent-encoded once by
+    /// [`to_query_string`](super::Query::to_query_string). Empty text is an error
+    /// ([`QueryErrorKind::EmptyText`]) when the query renders.
+    ///
+    /// ```
+    /// use dynamics_webapi::query::{Expand, NavOne, Query, QueryErrorKind, Untyped};
+    ///
+    /// const OWNER: NavOne<Untyped, Untyped> = NavOne::new("owninguser");
+    ///
+    /// let query = Query::untyped("accounts")
+    ///     .select("name")
+    ///     .expand(Expand::raw("primarycontactid($select=fullname;$top=2)"))
+    ///     .expand(OWNER);
+    /// assert_eq!(query.to_string(), "$select=name&$expand=primarycontactid($select=fullname;$top=2),owninguser");
+    /// assert_eq!(
+    ///     query.to_query_string()?,
+    ///     "$select=name&$expand=primarycontactid($select%3Dfullname;$top%3D2),owninguser",
+    /// );
+    ///
+    /// let empty = Query::untyped("accounts").expand(Expand::raw(" "));
+    /// assert_eq!(empty.to_query_string().unwrap_err().kind(), QueryErrorKind::EmptyText);
+    /// # Ok::<(), dynamics_webapi::query::QueryError>(())
+    /// ```
+    pub fn raw(text: impl Into<String>) -> Self {
+        Self::new(ExpandItem::Raw(text.into()))
     }
 
     pub(crate) fn into_item(self) -> ExpandItem {
@@ -78,13 +110,13 @@ impl<S> Expand<S> {
 /// ```
 #[must_use]
 pub struct ExpandOne<S, T> {
-    item: ExpandItem,
+    item: NavigationExpand,
     marker: PhantomData<fn() -> (S, T)>,
 }
 
 impl<S, T> ExpandOne<S, T> {
     pub(crate) fn new(navigation: &'static str) -> Self {
-        Self { item: ExpandItem::new(navigation), marker: PhantomData }
+        Self { item: NavigationExpand::new(navigation), marker: PhantomData }
     }
 
     /// Adds columns of `T` to the nested `$select`.
@@ -129,13 +161,13 @@ impl<S, T> ExpandOne<S, T> {
 /// ```
 #[must_use]
 pub struct ExpandMany<S, T> {
-    item: ExpandItem,
+    item: NavigationExpand,
     marker: PhantomData<fn() -> (S, T)>,
 }
 
 impl<S, T> ExpandMany<S, T> {
     pub(crate) fn new(navigation: &'static str) -> Self {
-        Self { item: ExpandItem::new(navigation), marker: PhantomData }
+        Self { item: NavigationExpand::new(navigation), marker: PhantomData }
     }
 
     /// Adds columns of `T` to the nested `$select`.
@@ -173,25 +205,25 @@ impl<S, T> ExpandMany<S, T> {
 
 impl<S, T> From<NavOne<S, T>> for Expand<S> {
     fn from(navigation: NavOne<S, T>) -> Self {
-        Self::new(ExpandItem::new(navigation.name()))
+        Self::new(ExpandItem::Navigation(NavigationExpand::new(navigation.name())))
     }
 }
 
 impl<S, T> From<NavMany<S, T>> for Expand<S> {
     fn from(navigation: NavMany<S, T>) -> Self {
-        Self::new(ExpandItem::new(navigation.name()))
+        Self::new(ExpandItem::Navigation(NavigationExpand::new(navigation.name())))
     }
 }
 
 impl<S, T> From<ExpandOne<S, T>> for Expand<S> {
     fn from(expand: ExpandOne<S, T>) -> Self {
-        Self::new(expand.item)
+        Self::new(ExpandItem::Navigation(expand.item))
     }
 }
 
 impl<S, T> From<ExpandMany<S, T>> for Expand<S> {
     fn from(expand: ExpandMany<S, T>) -> Self {
-        Self::new(expand.item)
+        Self::new(ExpandItem::Navigation(expand.item))
     }
 }
 
@@ -223,9 +255,31 @@ macro_rules! expand_traits {
 
 expand_traits!(Expand<S>, ExpandOne<S, T>, ExpandMany<S, T>);
 
-/// A type-erased `$expand` item.
+/// A type-erased `$expand` item: a navigation property with its nested options, or raw text.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct ExpandItem {
+pub(crate) enum ExpandItem {
+    Navigation(NavigationExpand),
+    Raw(String),
+}
+
+impl ExpandItem {
+    fn render(&self, renderer: &mut Renderer) -> Result {
+        match self {
+            Self::Navigation(navigation) => navigation.render(renderer),
+            Self::Raw(text) => {
+                renderer.check(!text.trim().is_empty(), QueryErrorKind::EmptyText, text, || {
+                    "empty raw expand".to_owned()
+                })?;
+                renderer.push(text);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A navigation property to expand, with its nested options.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct NavigationExpand {
     navigation: &'static str,
     select: Vec<Cow<'static, str>>,
     filter: Option<Expr>,
@@ -234,7 +288,7 @@ pub(crate) struct ExpandItem {
     expand: Vec<ExpandItem>,
 }
 
-impl ExpandItem {
+impl NavigationExpand {
     fn new(navigation: &'static str) -> Self {
         Self { navigation, select: Vec::new(), filter: None, order: Vec::new(), top: None, expand: Vec::new() }
     }
@@ -276,11 +330,21 @@ impl ExpandItem {
 
 impl fmt::Display for ExpandItem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut renderer = Renderer::lenient();
-        // A lenient renderer never fails.
-        let _ = self.render(&mut renderer);
-        f.write_str(&renderer.finish())
+        write_lenient(f, |renderer| self.render(renderer))
     }
+}
+
+impl fmt::Display for NavigationExpand {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_lenient(f, |renderer| self.render(renderer))
+    }
+}
+
+/// Writes what a lenient renderer makes, which never fails.
+fn write_lenient(f: &mut fmt::Formatter<'_>, render: impl FnOnce(&mut Renderer) -> Result) -> fmt::Result {
+    let mut renderer = Renderer::lenient();
+    let _ = render(&mut renderer);
+    f.write_str(&renderer.finish())
 }
 
 /// Renders `a,b(...)`.
@@ -331,6 +395,27 @@ mod tests {
         let bad: NavOne<Untyped, Untyped> = NavOne::new("primary contact");
         assert_eq!(strict(bad).unwrap_err().kind(), QueryErrorKind::InvalidName);
         assert_eq!(strict(TASKS.expand().select("a b")).unwrap_err().kind(), QueryErrorKind::InvalidName);
+    }
+
+    #[test]
+    fn raw_text_is_used_as_it_is_and_may_be_nested() {
+        let raw = "primarycontactid($select=fullname),ownerid";
+        assert_eq!(strict(Expand::raw(raw)).unwrap(), raw);
+        let nested = TASKS.expand().select(SUBJECT).expand(Expand::raw("regardingobjectid($select=name)"));
+        assert_eq!(strict(nested).unwrap(), "Account_Tasks($select=subject;$expand=regardingobjectid($select=name))");
+        assert_eq!(Expand::<Untyped>::raw("a b").to_string(), "a b");
+    }
+
+    #[test]
+    fn empty_raw_text_is_an_error_when_strict() {
+        for empty in ["", "  "] {
+            let error = strict(Expand::raw(empty)).unwrap_err();
+            assert_eq!(error.kind(), QueryErrorKind::EmptyText, "{empty:?}");
+            assert_eq!(error.to_string(), "empty raw expand");
+        }
+        let mut lenient = Renderer::lenient();
+        render_expand(&[Expand::<Untyped>::raw("").into_item()], &mut lenient).unwrap();
+        assert_eq!(lenient.finish(), "");
     }
 
     #[test]
