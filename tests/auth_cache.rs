@@ -59,6 +59,18 @@ async fn next_token(cache: &TokenCache, old: &AccessToken) -> AccessToken {
     panic!("the cache never replaced the token");
 }
 
+/// Awaits every task, then yields once. Awaiting many finished tasks in a row can use up tokio's cooperative
+/// budget, and wiremock's `MockServer` verifies itself on drop by blocking on its own lock: with no budget left
+/// that lock never comes free and the test spins forever. The yield gives the drop a fresh budget.
+async fn join_all<T>(tasks: Vec<tokio::task::JoinHandle<T>>) -> Vec<T> {
+    let mut results = Vec::with_capacity(tasks.len());
+    for task in tasks {
+        results.push(task.await.expect("the caller's task ran to the end"));
+    }
+    tokio::task::yield_now().await;
+    results
+}
+
 #[tokio::test]
 async fn a_cached_token_sends_no_request() {
     let server = MockServer::start().await;
@@ -91,10 +103,7 @@ async fn a_thousand_concurrent_callers_on_a_cold_cache_send_one_request() {
             tokio::spawn(async move { cache.token(&org()).await })
         })
         .collect();
-    let mut tokens = Vec::new();
-    for caller in callers {
-        tokens.push(caller.await.unwrap().unwrap());
-    }
+    let tokens: Vec<_> = join_all(callers).await.into_iter().map(Result::unwrap).collect();
 
     assert!(tokens.iter().all(|t| t.is_same_as(&tokens[0])));
     assert_eq!(requests(&server).await, 1);
@@ -130,8 +139,8 @@ async fn dropping_the_first_caller_does_not_cancel_the_refresh_for_the_others() 
             tokio::spawn(async move { cache.token(&org()).await })
         })
         .collect();
-    for other in others {
-        other.await.unwrap().unwrap();
+    for token in join_all(others).await {
+        token.unwrap();
     }
     assert_eq!(requests(&server).await, 1);
 }
@@ -152,8 +161,8 @@ async fn concurrent_callers_share_one_failure() {
             tokio::spawn(async move { cache.token(&org()).await })
         })
         .collect();
-    for caller in callers {
-        assert_eq!(caller.await.unwrap().unwrap_err().aadsts_code(), Some(7000215));
+    for result in join_all(callers).await {
+        assert_eq!(result.unwrap_err().aadsts_code(), Some(7000215));
     }
 }
 
