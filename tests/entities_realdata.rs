@@ -7,7 +7,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
-#[allow(unreachable_pub, dead_code)]
+#[allow(unreachable_pub, dead_code, unused_imports)] // A private copy of a public module: not all of it is used here.
 #[path = "../fixtures/csdl/realdata-crm-8.1/expected/mod.rs"]
 mod realdata;
 

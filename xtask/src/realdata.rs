@@ -26,7 +26,6 @@ edition = "2024"
 publish = false
 
 [dependencies]
-base64 = "0.22"
 dynamics-webapi = {{ path = {webapi:?} }}
 rust_decimal = {{ version = "1", default-features = false, features = ["std", "serde"] }}
 serde = {{ version = "1", features = ["derive"] }}

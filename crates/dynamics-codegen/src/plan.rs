@@ -144,6 +144,8 @@ pub(crate) fn plan(document: &CsdlDocument, option_sets: &OptionSets, requested:
 
     let mut warnings = Vec::new();
     let mut modules = Names::new();
+    // `support` was the name of mod.rs's helper module before it moved to `dynamics_webapi::entities`;
+    // it stays reserved so that a table named `support` keeps its module name.
     for reserved in ["support", "optionsets", "mod"] {
         modules.reserve(reserved);
     }

@@ -4,6 +4,7 @@ pub mod batch;
 pub mod bulk;
 pub mod change_tracking;
 mod client;
+pub mod entities;
 pub mod entity;
 mod entity_set;
 mod error;

@@ -3,11 +3,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::Options;
-use super::text::{Source, doc_text, literal};
+use super::text::{MAX_WIDTH, Source, doc_text, literal};
 use crate::plan::{ColumnPlan, EntityPlan, ValueType};
 
 const OPTION: &str = "::core::option::Option";
 const PATCH: &str = "::dynamics_webapi::Patch";
+const SUPPORT: &str = "::dynamics_webapi::entities::support";
 
 fn value_type(value: &ValueType) -> String {
     match value {
@@ -31,20 +32,20 @@ fn read_with(value: &ValueType) -> Option<&'static str> {
     match value {
         ValueType::Decimal => Some("::dynamics_webapi::exact::option_decimal::deserialize"),
         ValueType::DateTime => Some("::time::serde::rfc3339::option::deserialize"),
-        ValueType::Date => Some("super::support::option_date"),
-        ValueType::Binary => Some("super::support::option_base64"),
-        ValueType::MultiChoice(_) => Some("super::support::option_multi"),
+        ValueType::Date => Some("::dynamics_webapi::entities::support::option_date"),
+        ValueType::Binary => Some("::dynamics_webapi::entities::support::option_base64"),
+        ValueType::MultiChoice(_) => Some("::dynamics_webapi::entities::support::option_multi"),
         _ => None,
     }
 }
 
 fn write_with(value: &ValueType) -> Option<&'static str> {
     match value {
-        ValueType::Decimal => Some("super::support::patch_decimal"),
-        ValueType::DateTime => Some("super::support::patch_date_time"),
-        ValueType::Date => Some("super::support::patch_date"),
-        ValueType::Binary => Some("super::support::patch_base64"),
-        ValueType::MultiChoice(_) => Some("super::support::patch_multi"),
+        ValueType::Decimal => Some("::dynamics_webapi::entities::support::patch_decimal"),
+        ValueType::DateTime => Some("::dynamics_webapi::entities::support::patch_date_time"),
+        ValueType::Date => Some("::dynamics_webapi::entities::support::patch_date"),
+        ValueType::Binary => Some("::dynamics_webapi::entities::support::patch_base64"),
+        ValueType::MultiChoice(_) => Some("::dynamics_webapi::entities::support::patch_multi"),
         _ => None,
     }
 }
@@ -53,7 +54,9 @@ fn write_with(value: &ValueType) -> Option<&'static str> {
 fn token_type(value: &ValueType) -> String {
     match value {
         ValueType::Binary | ValueType::Json => "::dynamics_webapi::query::AnyValue".to_owned(),
-        ValueType::MultiChoice(name) => format!("{OPTION}<super::ChoiceSet<super::optionsets::{name}>>"),
+        ValueType::MultiChoice(name) => {
+            format!("{OPTION}<::dynamics_webapi::entities::ChoiceSet<super::optionsets::{name}>>")
+        }
         other => format!("{OPTION}<{}>", value_type(other)),
     }
 }
@@ -229,7 +232,7 @@ pub(crate) fn entity_file(plan: &EntityPlan, options: &Options, types: &BTreeMap
         out.doc(1, &column_doc(column));
         let mut items = vec![
             format!("rename = {}", literal(&column.property)),
-            "skip_serializing_if = \"super::support::keep\"".to_owned(),
+            "skip_serializing_if = \"::dynamics_webapi::entities::support::keep\"".to_owned(),
         ];
         if let Some(with) = write_with(&column.value) {
             items.push(format!("serialize_with = {}", literal(with)));
@@ -256,7 +259,7 @@ pub(crate) fn entity_file(plan: &EntityPlan, options: &Options, types: &BTreeMap
             "serde",
             &[
                 format!("rename = {}", literal(&format!("{}@odata.bind", bind.navigation))),
-                "skip_serializing_if = \"super::support::keep\"".to_owned(),
+                "skip_serializing_if = \"::dynamics_webapi::entities::support::keep\"".to_owned(),
                 format!("serialize_with = {}", literal(&function)),
             ],
         );
@@ -271,7 +274,17 @@ pub(crate) fn entity_file(plan: &EntityPlan, options: &Options, types: &BTreeMap
         out.line(1, &format!("value: &{PATCH}<::uuid::Uuid>,"));
         out.line(1, "serializer: S,");
         out.line(0, ") -> ::core::result::Result<S::Ok, S::Error> {");
-        out.line(1, &format!("super::support::bind(value, {}, serializer)", literal(set)));
+        let call = format!("{SUPPORT}::bind(value, {}, serializer)", literal(set));
+        if 4 + call.len() <= MAX_WIDTH {
+            out.line(1, &call);
+        } else {
+            // rustfmt puts the arguments of a call that does not fit on a line one per line.
+            out.line(1, &format!("{SUPPORT}::bind("));
+            out.line(2, "value,");
+            out.line(2, &format!("{},", literal(set)));
+            out.line(2, "serializer,");
+            out.line(1, ")");
+        }
         out.line(0, "}");
     }
 

@@ -25,8 +25,6 @@ impl Options {
     }
 }
 
-const SUPPORT: &str = include_str!("support.rs.txt");
-
 /// The files, by path relative to the output folder.
 pub(crate) fn files(plan: &Plan, options: &Options) -> BTreeMap<String, String> {
     let mut files = BTreeMap::new();
@@ -61,7 +59,8 @@ pub(crate) fn files(plan: &Plan, options: &Options) -> BTreeMap<String, String> 
         }
         out.line(0, &format!("pub mod {module};"));
     }
-    out.push_raw(SUPPORT);
+    out.blank();
+    out.line(0, "pub use ::dynamics_webapi::entities::{Annotated, ChoiceSet, MultiChoiceColumn};");
     files.insert("mod.rs".to_owned(), out.finish());
     files
 }

@@ -154,10 +154,6 @@ impl Source {
         }
     }
 
-    pub(crate) fn push_raw(&mut self, text: &str) {
-        self.text.push_str(text);
-    }
-
     /// The text, without the spare capacity of its growth (the output of a large org is big).
     pub(crate) fn finish(mut self) -> String {
         self.text.shrink_to_fit();

@@ -33,7 +33,7 @@ pub struct Account {
     #[serde(rename = "address1_latitude", default)]
     pub address1_latitude: ::core::option::Option<f64>,
     /// Tags that group accounts for the delivery team (multi-select). (`cr6a1_tags`, multi-select choice)
-    #[serde(rename = "cr6a1_tags", default, deserialize_with = "super::support::option_multi")]
+    #[serde(rename = "cr6a1_tags", default, deserialize_with = "::dynamics_webapi::entities::support::option_multi")]
     pub cr6a1_tags: ::core::option::Option<::std::vec::Vec<super::optionsets::Cr6a1Tag>>,
     /// Shows the date and time when the record was created. (`createdon`, date and time)
     #[serde(rename = "createdon", default, deserialize_with = "::time::serde::rfc3339::option::deserialize")]
@@ -55,7 +55,7 @@ pub struct Account {
     #[serde(rename = "emailaddress1", default)]
     pub emailaddress1: ::core::option::Option<::std::string::String>,
     /// The default image for the entity. (`entityimage`, binary, base64 in JSON)
-    #[serde(rename = "entityimage", default, deserialize_with = "super::support::option_base64")]
+    #[serde(rename = "entityimage", default, deserialize_with = "::dynamics_webapi::entities::support::option_base64")]
     pub entityimage: ::core::option::Option<::std::vec::Vec<u8>>,
     /// Shows the conversion rate of the record's currency. (`exchangerate`, decimal or currency, read exactly)
     #[serde(
@@ -232,120 +232,120 @@ impl ::dynamics_webapi::Entity for Account {
 )]
 pub struct AccountWrite {
     /// Select a category to indicate whether the customer account is standard or preferred. (`accountcategorycode`, choice)
-    #[serde(rename = "accountcategorycode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "accountcategorycode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub accountcategorycode: ::dynamics_webapi::Patch<super::optionsets::AccountAccountcategorycode>,
     /// Unique identifier of the account. (`accountid`, unique identifier)
-    #[serde(rename = "accountid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "accountid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub accountid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Type an ID number or code for the account. (`accountnumber`, text)
-    #[serde(rename = "accountnumber", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "accountnumber", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub accountnumber: ::dynamics_webapi::Patch<::std::string::String>,
     /// Type the city for the primary address. (`address1_city`, text)
-    #[serde(rename = "address1_city", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "address1_city", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub address1_city: ::dynamics_webapi::Patch<::std::string::String>,
     /// Type the latitude value for the primary address for use in mapping and other applications. (`address1_latitude`, floating-point number)
-    #[serde(rename = "address1_latitude", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "address1_latitude", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub address1_latitude: ::dynamics_webapi::Patch<f64>,
     /// Tags that group accounts for the delivery team (multi-select). (`cr6a1_tags`, multi-select choice)
     #[serde(
         rename = "cr6a1_tags",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_multi"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_multi"
     )]
     pub cr6a1_tags: ::dynamics_webapi::Patch<::std::vec::Vec<super::optionsets::Cr6a1Tag>>,
     /// Type the credit limit of the account. (`creditlimit`, decimal or currency, read exactly)
     #[serde(
         rename = "creditlimit",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_decimal"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_decimal"
     )]
     pub creditlimit: ::dynamics_webapi::Patch<::rust_decimal::Decimal>,
     /// Select whether the credit for the account is on hold. (`creditonhold`, yes/no)
-    #[serde(rename = "creditonhold", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "creditonhold", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub creditonhold: ::dynamics_webapi::Patch<bool>,
     /// Type additional information to describe the account, such as an excerpt from the company's website. (`description`, text)
-    #[serde(rename = "description", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "description", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub description: ::dynamics_webapi::Patch<::std::string::String>,
     /// Type the primary email address for the account. (`emailaddress1`, text)
-    #[serde(rename = "emailaddress1", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "emailaddress1", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub emailaddress1: ::dynamics_webapi::Patch<::std::string::String>,
     /// The default image for the entity. (`entityimage`, binary, base64 in JSON)
     #[serde(
         rename = "entityimage",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_base64"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_base64"
     )]
     pub entityimage: ::dynamics_webapi::Patch<::std::vec::Vec<u8>>,
     /// Sequence number of the import that created this record. (`importsequencenumber`, whole number)
-    #[serde(rename = "importsequencenumber", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "importsequencenumber", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub importsequencenumber: ::dynamics_webapi::Patch<i32>,
     /// Select the account's primary industry for use in marketing segmentation and demographic analysis. (`industrycode`, choice)
-    #[serde(rename = "industrycode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "industrycode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub industrycode: ::dynamics_webapi::Patch<super::optionsets::AccountIndustrycode>,
     /// Shows the date when the account was last included in a marketing campaign or quick campaign. (`lastusedincampaign`, date and time)
     #[serde(
         rename = "lastusedincampaign",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date_time"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date_time"
     )]
     pub lastusedincampaign: ::dynamics_webapi::Patch<::time::OffsetDateTime>,
     /// Type the company or business name. (`name`, text)
-    #[serde(rename = "name", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "name", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub name: ::dynamics_webapi::Patch<::std::string::String>,
     /// Type the number of employees that work at the account for use in marketing segmentation and demographic analysis. (`numberofemployees`, whole number)
-    #[serde(rename = "numberofemployees", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "numberofemployees", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub numberofemployees: ::dynamics_webapi::Patch<i32>,
     /// Date and time that the record was migrated. (`overriddencreatedon`, date and time)
     #[serde(
         rename = "overriddencreatedon",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date_time"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date_time"
     )]
     pub overriddencreatedon: ::dynamics_webapi::Patch<::time::OffsetDateTime>,
     /// Type the annual revenue for the account, used as an indicator in financial performance analysis. (`revenue`, decimal or currency, read exactly)
     #[serde(
         rename = "revenue",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_decimal"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_decimal"
     )]
     pub revenue: ::dynamics_webapi::Patch<::rust_decimal::Decimal>,
     /// Shows whether the record is active or inactive. (`statecode`, choice)
-    #[serde(rename = "statecode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statecode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statecode: ::dynamics_webapi::Patch<super::optionsets::AccountStatecode>,
     /// Select the record's status. (`statuscode`, choice)
-    #[serde(rename = "statuscode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statuscode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statuscode: ::dynamics_webapi::Patch<super::optionsets::AccountStatuscode>,
     /// Type the main phone number for this account. (`telephone1`, text)
-    #[serde(rename = "telephone1", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "telephone1", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub telephone1: ::dynamics_webapi::Patch<::std::string::String>,
     /// Type the account's website URL to get quick details about the company profile. (`websiteurl`, text)
-    #[serde(rename = "websiteurl", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "websiteurl", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub websiteurl: ::dynamics_webapi::Patch<::std::string::String>,
     /// Sets the `ownerid` lookup to a row of `systemuser`: `ownerid@odata.bind` = `/systemusers(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_systemusers"
     )]
     pub ownerid_systemuser: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `team`: `ownerid@odata.bind` = `/teams(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_teams"
     )]
     pub ownerid_team: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `parentaccountid` lookup to a row of `account`: `parentaccountid@odata.bind` = `/accounts(<id>)`.
     #[serde(
         rename = "parentaccountid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_accounts"
     )]
     pub parentaccountid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `primarycontactid` lookup to a row of `contact`: `primarycontactid@odata.bind` = `/contacts(<id>)`.
     #[serde(
         rename = "primarycontactid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_contacts"
     )]
     pub primarycontactid: ::dynamics_webapi::Patch<::uuid::Uuid>,
@@ -355,28 +355,28 @@ fn bind_accounts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "accounts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "accounts", serializer)
 }
 
 fn bind_contacts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "contacts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "contacts", serializer)
 }
 
 fn bind_systemusers<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "systemusers", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "systemusers", serializer)
 }
 
 fn bind_teams<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "teams", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "teams", serializer)
 }
 
 /// The `accountcategorycode` column, for `$select`, `$filter` and `$orderby`.
@@ -404,7 +404,7 @@ pub const ADDRESS1_LATITUDE: ::dynamics_webapi::query::Field<Account, ::core::op
 /// The `cr6a1_tags` column, for `$select`, `$filter` and `$orderby`.
 pub const CR6A1_TAGS: ::dynamics_webapi::query::Field<
     Account,
-    ::core::option::Option<super::ChoiceSet<super::optionsets::Cr6a1Tag>>,
+    ::core::option::Option<::dynamics_webapi::entities::ChoiceSet<super::optionsets::Cr6a1Tag>>,
 > = ::dynamics_webapi::query::Field::new("cr6a1_tags");
 
 /// The `createdon` column, for `$select`, `$filter` and `$orderby`.

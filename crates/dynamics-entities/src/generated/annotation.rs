@@ -137,77 +137,77 @@ impl ::dynamics_webapi::Entity for Annotation {
 )]
 pub struct AnnotationWrite {
     /// Unique identifier of the note. (`annotationid`, unique identifier)
-    #[serde(rename = "annotationid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "annotationid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub annotationid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Contents of the note's attachment, base64. (`documentbody`, text)
-    #[serde(rename = "documentbody", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "documentbody", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub documentbody: ::dynamics_webapi::Patch<::std::string::String>,
     /// File name of the note. (`filename`, text)
-    #[serde(rename = "filename", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "filename", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub filename: ::dynamics_webapi::Patch<::std::string::String>,
     /// Sequence number of the import that created this record. (`importsequencenumber`, whole number)
-    #[serde(rename = "importsequencenumber", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "importsequencenumber", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub importsequencenumber: ::dynamics_webapi::Patch<i32>,
     /// Specifies whether the note is an attachment. (`isdocument`, yes/no)
-    #[serde(rename = "isdocument", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "isdocument", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub isdocument: ::dynamics_webapi::Patch<bool>,
     /// MIME type of the note's attachment. (`mimetype`, text)
-    #[serde(rename = "mimetype", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "mimetype", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub mimetype: ::dynamics_webapi::Patch<::std::string::String>,
     /// Text of the note. (`notetext`, text)
-    #[serde(rename = "notetext", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "notetext", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub notetext: ::dynamics_webapi::Patch<::std::string::String>,
     /// Type of entity with which the note is associated. (`objecttypecode`, text)
-    #[serde(rename = "objecttypecode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "objecttypecode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub objecttypecode: ::dynamics_webapi::Patch<::std::string::String>,
     /// Date and time that the record was migrated. (`overriddencreatedon`, date and time)
     #[serde(
         rename = "overriddencreatedon",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date_time"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date_time"
     )]
     pub overriddencreatedon: ::dynamics_webapi::Patch<::time::OffsetDateTime>,
     /// Shows whether the record is active or inactive. (`statecode`, whole number)
-    #[serde(rename = "statecode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statecode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statecode: ::dynamics_webapi::Patch<i32>,
     /// Select the record's status. (`statuscode`, whole number)
-    #[serde(rename = "statuscode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statuscode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statuscode: ::dynamics_webapi::Patch<i32>,
     /// Subject associated with the note. (`subject`, text)
-    #[serde(rename = "subject", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "subject", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub subject: ::dynamics_webapi::Patch<::std::string::String>,
     /// Sets the `objectid` lookup to a row of `account`: `objectid_account@odata.bind` = `/accounts(<id>)`.
     #[serde(
         rename = "objectid_account@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_accounts"
     )]
     pub objectid_account: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `objectid` lookup to a row of `contact`: `objectid_contact@odata.bind` = `/contacts(<id>)`.
     #[serde(
         rename = "objectid_contact@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_contacts"
     )]
     pub objectid_contact: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `objectid` lookup to a row of `cr6a1_project`: `objectid_cr6a1_project@odata.bind` = `/cr6a1_projects(<id>)`.
     #[serde(
         rename = "objectid_cr6a1_project@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_cr6a1_projects"
     )]
     pub objectid_cr6a1_project: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `systemuser`: `ownerid@odata.bind` = `/systemusers(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_systemusers"
     )]
     pub ownerid_systemuser: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `team`: `ownerid@odata.bind` = `/teams(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_teams"
     )]
     pub ownerid_team: ::dynamics_webapi::Patch<::uuid::Uuid>,
@@ -217,35 +217,35 @@ fn bind_accounts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "accounts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "accounts", serializer)
 }
 
 fn bind_contacts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "contacts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "contacts", serializer)
 }
 
 fn bind_cr6a1_projects<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "cr6a1_projects", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "cr6a1_projects", serializer)
 }
 
 fn bind_systemusers<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "systemusers", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "systemusers", serializer)
 }
 
 fn bind_teams<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "teams", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "teams", serializer)
 }
 
 /// The `annotationid` column, for `$select`, `$filter` and `$orderby`.

@@ -109,21 +109,21 @@ impl ::dynamics_webapi::Entity for Businessunit {
 )]
 pub struct BusinessunitWrite {
     /// Unique identifier of the business unit. (`businessunitid`, unique identifier)
-    #[serde(rename = "businessunitid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "businessunitid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub businessunitid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Name of the division to which the business unit belongs. (`divisionname`, text)
-    #[serde(rename = "divisionname", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "divisionname", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub divisionname: ::dynamics_webapi::Patch<::std::string::String>,
     /// Name of the business unit. (`name`, text)
-    #[serde(rename = "name", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "name", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub name: ::dynamics_webapi::Patch<::std::string::String>,
     /// Website URL for the business unit. (`websiteurl`, text)
-    #[serde(rename = "websiteurl", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "websiteurl", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub websiteurl: ::dynamics_webapi::Patch<::std::string::String>,
     /// Sets the `parentbusinessunitid` lookup to a row of `businessunit`: `parentbusinessunitid@odata.bind` = `/businessunits(<id>)`.
     #[serde(
         rename = "parentbusinessunitid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_businessunits"
     )]
     pub parentbusinessunitid: ::dynamics_webapi::Patch<::uuid::Uuid>,
@@ -133,7 +133,7 @@ fn bind_businessunits<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "businessunits", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "businessunits", serializer)
 }
 
 /// The `businessunitid` column, for `$select`, `$filter` and `$orderby`.

@@ -25,7 +25,7 @@ pub struct Contact {
     )]
     pub annualincome: ::core::option::Option<::rust_decimal::Decimal>,
     /// Enter the contact's birthday for use in customer gift programs or other communications. (`birthdate`, date only)
-    #[serde(rename = "birthdate", default, deserialize_with = "super::support::option_date")]
+    #[serde(rename = "birthdate", default, deserialize_with = "::dynamics_webapi::entities::support::option_date")]
     pub birthdate: ::core::option::Option<::time::Date>,
     /// Unique identifier of the contact. (`contactid`, unique identifier)
     #[serde(rename = "contactid", default)]
@@ -188,85 +188,85 @@ pub struct ContactWrite {
     /// Type the contact's annual income for use in profiling and financial analysis. (`annualincome`, decimal or currency, read exactly)
     #[serde(
         rename = "annualincome",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_decimal"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_decimal"
     )]
     pub annualincome: ::dynamics_webapi::Patch<::rust_decimal::Decimal>,
     /// Enter the contact's birthday for use in customer gift programs or other communications. (`birthdate`, date only)
     #[serde(
         rename = "birthdate",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date"
     )]
     pub birthdate: ::dynamics_webapi::Patch<::time::Date>,
     /// Unique identifier of the contact. (`contactid`, unique identifier)
-    #[serde(rename = "contactid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "contactid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub contactid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Select whether the contact allows direct email. (`donotemail`, yes/no)
-    #[serde(rename = "donotemail", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "donotemail", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub donotemail: ::dynamics_webapi::Patch<bool>,
     /// Type the primary email address for the contact. (`emailaddress1`, text)
-    #[serde(rename = "emailaddress1", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "emailaddress1", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub emailaddress1: ::dynamics_webapi::Patch<::std::string::String>,
     /// Type the contact's first name. (`firstname`, text)
-    #[serde(rename = "firstname", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "firstname", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub firstname: ::dynamics_webapi::Patch<::std::string::String>,
     /// Select the contact's gender. (`gendercode`, choice)
-    #[serde(rename = "gendercode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "gendercode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub gendercode: ::dynamics_webapi::Patch<super::optionsets::ContactGendercode>,
     /// Sequence number of the import that created this record. (`importsequencenumber`, whole number)
-    #[serde(rename = "importsequencenumber", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "importsequencenumber", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub importsequencenumber: ::dynamics_webapi::Patch<i32>,
     /// Type the job title of the contact. (`jobtitle`, text)
-    #[serde(rename = "jobtitle", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "jobtitle", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub jobtitle: ::dynamics_webapi::Patch<::std::string::String>,
     /// Type the contact's last name. (`lastname`, text)
-    #[serde(rename = "lastname", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "lastname", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub lastname: ::dynamics_webapi::Patch<::std::string::String>,
     /// Date and time that the record was migrated. (`overriddencreatedon`, date and time)
     #[serde(
         rename = "overriddencreatedon",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date_time"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date_time"
     )]
     pub overriddencreatedon: ::dynamics_webapi::Patch<::time::OffsetDateTime>,
     /// Select the preferred method of contact. (`preferredcontactmethodcode`, choice)
-    #[serde(rename = "preferredcontactmethodcode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "preferredcontactmethodcode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub preferredcontactmethodcode: ::dynamics_webapi::Patch<super::optionsets::ContactPreferredcontactmethodcode>,
     /// Shows whether the record is active or inactive. (`statecode`, choice)
-    #[serde(rename = "statecode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statecode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statecode: ::dynamics_webapi::Patch<super::optionsets::ContactStatecode>,
     /// Select the record's status. (`statuscode`, choice)
-    #[serde(rename = "statuscode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statuscode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statuscode: ::dynamics_webapi::Patch<super::optionsets::ContactStatuscode>,
     /// Type the main phone number for this contact. (`telephone1`, text)
-    #[serde(rename = "telephone1", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "telephone1", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub telephone1: ::dynamics_webapi::Patch<::std::string::String>,
     /// Sets the `ownerid` lookup to a row of `systemuser`: `ownerid@odata.bind` = `/systemusers(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_systemusers"
     )]
     pub ownerid_systemuser: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `team`: `ownerid@odata.bind` = `/teams(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_teams"
     )]
     pub ownerid_team: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `parentcustomerid` lookup to a row of `account`: `parentcustomerid_account@odata.bind` = `/accounts(<id>)`.
     #[serde(
         rename = "parentcustomerid_account@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_accounts"
     )]
     pub parentcustomerid_account: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `parentcustomerid` lookup to a row of `contact`: `parentcustomerid_contact@odata.bind` = `/contacts(<id>)`.
     #[serde(
         rename = "parentcustomerid_contact@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_contacts"
     )]
     pub parentcustomerid_contact: ::dynamics_webapi::Patch<::uuid::Uuid>,
@@ -276,28 +276,28 @@ fn bind_accounts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "accounts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "accounts", serializer)
 }
 
 fn bind_contacts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "contacts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "contacts", serializer)
 }
 
 fn bind_systemusers<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "systemusers", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "systemusers", serializer)
 }
 
 fn bind_teams<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "teams", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "teams", serializer)
 }
 
 /// The `annualincome` column, for `$select`, `$filter` and `$orderby`.

@@ -50,7 +50,11 @@ pub struct Cr6a1Project {
     #[serde(rename = "cr6a1_projectid", default)]
     pub cr6a1_projectid: ::core::option::Option<::uuid::Uuid>,
     /// First day of work. (`cr6a1_startdate`, date only)
-    #[serde(rename = "cr6a1_startdate", default, deserialize_with = "super::support::option_date")]
+    #[serde(
+        rename = "cr6a1_startdate",
+        default,
+        deserialize_with = "::dynamics_webapi::entities::support::option_date"
+    )]
     pub cr6a1_startdate: ::core::option::Option<::time::Date>,
     /// Shows the date and time when the record was created. (`createdon`, date and time)
     #[serde(rename = "createdon", default, deserialize_with = "::time::serde::rfc3339::option::deserialize")]
@@ -163,87 +167,87 @@ pub struct Cr6a1ProjectWrite {
     /// Budget agreed with the customer. (`cr6a1_budget`, decimal or currency, read exactly)
     #[serde(
         rename = "cr6a1_budget",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_decimal"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_decimal"
     )]
     pub cr6a1_budget: ::dynamics_webapi::Patch<::rust_decimal::Decimal>,
     /// When the project must be delivered. (`cr6a1_deadline`, date and time)
     #[serde(
         rename = "cr6a1_deadline",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date_time"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date_time"
     )]
     pub cr6a1_deadline: ::dynamics_webapi::Patch<::time::OffsetDateTime>,
     /// Estimated effort in hours. (`cr6a1_hoursestimated`, floating-point number)
-    #[serde(rename = "cr6a1_hoursestimated", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "cr6a1_hoursestimated", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub cr6a1_hoursestimated: ::dynamics_webapi::Patch<f64>,
     /// Whether the customer pays for the work. (`cr6a1_isbillable`, yes/no)
-    #[serde(rename = "cr6a1_isbillable", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "cr6a1_isbillable", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub cr6a1_isbillable: ::dynamics_webapi::Patch<bool>,
     /// The name of the custom entity. (`cr6a1_name`, text)
-    #[serde(rename = "cr6a1_name", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "cr6a1_name", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub cr6a1_name: ::dynamics_webapi::Patch<::std::string::String>,
     /// How urgent the project is. (`cr6a1_priority`, choice)
-    #[serde(rename = "cr6a1_priority", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "cr6a1_priority", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub cr6a1_priority: ::dynamics_webapi::Patch<super::optionsets::Cr6a1ProjectCr6a1Priority>,
     /// Unique identifier for entity instances (`cr6a1_projectid`, unique identifier)
-    #[serde(rename = "cr6a1_projectid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "cr6a1_projectid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub cr6a1_projectid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// First day of work. (`cr6a1_startdate`, date only)
     #[serde(
         rename = "cr6a1_startdate",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date"
     )]
     pub cr6a1_startdate: ::dynamics_webapi::Patch<::time::Date>,
     /// Sequence number of the import that created this record. (`importsequencenumber`, whole number)
-    #[serde(rename = "importsequencenumber", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "importsequencenumber", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub importsequencenumber: ::dynamics_webapi::Patch<i32>,
     /// Date and time that the record was migrated. (`overriddencreatedon`, date and time)
     #[serde(
         rename = "overriddencreatedon",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date_time"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date_time"
     )]
     pub overriddencreatedon: ::dynamics_webapi::Patch<::time::OffsetDateTime>,
     /// Shows whether the record is active or inactive. (`statecode`, choice)
-    #[serde(rename = "statecode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statecode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statecode: ::dynamics_webapi::Patch<super::optionsets::Cr6a1ProjectStatecode>,
     /// Select the record's status. (`statuscode`, choice)
-    #[serde(rename = "statuscode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statuscode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statuscode: ::dynamics_webapi::Patch<super::optionsets::Cr6a1ProjectStatuscode>,
     /// Sets the `cr6a1_customerid` lookup to a row of `account`: `cr6a1_customerid_account@odata.bind` = `/accounts(<id>)`.
     #[serde(
         rename = "cr6a1_customerid_account@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_accounts"
     )]
     pub cr6a1_customerid_account: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `cr6a1_customerid` lookup to a row of `contact`: `cr6a1_customerid_contact@odata.bind` = `/contacts(<id>)`.
     #[serde(
         rename = "cr6a1_customerid_contact@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_contacts"
     )]
     pub cr6a1_customerid_contact: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `cr6a1_leadid` lookup to a row of `lead`: `cr6a1_leadid@odata.bind` = `/leads(<id>)`.
     #[serde(
         rename = "cr6a1_leadid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_leads"
     )]
     pub cr6a1_leadid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `systemuser`: `ownerid@odata.bind` = `/systemusers(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_systemusers"
     )]
     pub ownerid_systemuser: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `team`: `ownerid@odata.bind` = `/teams(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_teams"
     )]
     pub ownerid_team: ::dynamics_webapi::Patch<::uuid::Uuid>,
@@ -253,35 +257,35 @@ fn bind_accounts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "accounts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "accounts", serializer)
 }
 
 fn bind_contacts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "contacts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "contacts", serializer)
 }
 
 fn bind_leads<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "leads", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "leads", serializer)
 }
 
 fn bind_systemusers<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "systemusers", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "systemusers", serializer)
 }
 
 fn bind_teams<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "teams", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "teams", serializer)
 }
 
 /// The `cr6a1_budget` column, for `$select`, `$filter` and `$orderby`.

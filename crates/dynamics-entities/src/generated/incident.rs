@@ -132,61 +132,61 @@ impl ::dynamics_webapi::Entity for Incident {
 )]
 pub struct IncidentWrite {
     /// Select the type of case to identify the incident for use in case routing and analysis. (`casetypecode`, choice)
-    #[serde(rename = "casetypecode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "casetypecode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub casetypecode: ::dynamics_webapi::Patch<super::optionsets::IncidentCasetypecode>,
     /// Type additional information to describe the case. (`description`, text)
-    #[serde(rename = "description", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "description", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub description: ::dynamics_webapi::Patch<::std::string::String>,
     /// Sequence number of the import that created this record. (`importsequencenumber`, whole number)
-    #[serde(rename = "importsequencenumber", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "importsequencenumber", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub importsequencenumber: ::dynamics_webapi::Patch<i32>,
     /// Unique identifier of the case. (`incidentid`, unique identifier)
-    #[serde(rename = "incidentid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "incidentid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub incidentid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Date and time that the record was migrated. (`overriddencreatedon`, date and time)
     #[serde(
         rename = "overriddencreatedon",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date_time"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date_time"
     )]
     pub overriddencreatedon: ::dynamics_webapi::Patch<::time::OffsetDateTime>,
     /// Select the priority so that preferred customers or critical issues are handled quickly. (`prioritycode`, choice)
-    #[serde(rename = "prioritycode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "prioritycode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub prioritycode: ::dynamics_webapi::Patch<super::optionsets::IncidentPrioritycode>,
     /// Shows whether the record is active or inactive. (`statecode`, choice)
-    #[serde(rename = "statecode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statecode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statecode: ::dynamics_webapi::Patch<super::optionsets::IncidentStatecode>,
     /// Select the record's status. (`statuscode`, choice)
-    #[serde(rename = "statuscode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statuscode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statuscode: ::dynamics_webapi::Patch<super::optionsets::IncidentStatuscode>,
     /// Type a subject or descriptive name, such as the request, issue, or company name, to identify the case. (`title`, text)
-    #[serde(rename = "title", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "title", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub title: ::dynamics_webapi::Patch<::std::string::String>,
     /// Sets the `customerid` lookup to a row of `account`: `customerid_account@odata.bind` = `/accounts(<id>)`.
     #[serde(
         rename = "customerid_account@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_accounts"
     )]
     pub customerid_account: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `customerid` lookup to a row of `contact`: `customerid_contact@odata.bind` = `/contacts(<id>)`.
     #[serde(
         rename = "customerid_contact@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_contacts"
     )]
     pub customerid_contact: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `systemuser`: `ownerid@odata.bind` = `/systemusers(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_systemusers"
     )]
     pub ownerid_systemuser: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `team`: `ownerid@odata.bind` = `/teams(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_teams"
     )]
     pub ownerid_team: ::dynamics_webapi::Patch<::uuid::Uuid>,
@@ -196,28 +196,28 @@ fn bind_accounts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "accounts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "accounts", serializer)
 }
 
 fn bind_contacts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "contacts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "contacts", serializer)
 }
 
 fn bind_systemusers<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "systemusers", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "systemusers", serializer)
 }
 
 fn bind_teams<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "teams", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "teams", serializer)
 }
 
 /// The `casetypecode` column, for `$select`, `$filter` and `$orderby`.

@@ -34,7 +34,11 @@ pub struct Lead {
     )]
     pub estimatedamount: ::core::option::Option<::rust_decimal::Decimal>,
     /// Enter the expected close date for the lead. (`estimatedclosedate`, date only)
-    #[serde(rename = "estimatedclosedate", default, deserialize_with = "super::support::option_date")]
+    #[serde(
+        rename = "estimatedclosedate",
+        default,
+        deserialize_with = "::dynamics_webapi::entities::support::option_date"
+    )]
     pub estimatedclosedate: ::core::option::Option<::time::Date>,
     /// Type the first name of the primary contact for the lead. (`firstname`, text)
     #[serde(rename = "firstname", default)]
@@ -163,88 +167,88 @@ impl ::dynamics_webapi::Entity for Lead {
 )]
 pub struct LeadWrite {
     /// Type the name of the company associated with the lead. (`companyname`, text)
-    #[serde(rename = "companyname", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "companyname", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub companyname: ::dynamics_webapi::Patch<::std::string::String>,
     /// Type the primary email address for the lead. (`emailaddress1`, text)
-    #[serde(rename = "emailaddress1", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "emailaddress1", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub emailaddress1: ::dynamics_webapi::Patch<::std::string::String>,
     /// Type the estimated revenue value that this lead will generate. (`estimatedamount`, decimal or currency, read exactly)
     #[serde(
         rename = "estimatedamount",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_decimal"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_decimal"
     )]
     pub estimatedamount: ::dynamics_webapi::Patch<::rust_decimal::Decimal>,
     /// Enter the expected close date for the lead. (`estimatedclosedate`, date only)
     #[serde(
         rename = "estimatedclosedate",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date"
     )]
     pub estimatedclosedate: ::dynamics_webapi::Patch<::time::Date>,
     /// Type the first name of the primary contact for the lead. (`firstname`, text)
-    #[serde(rename = "firstname", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "firstname", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub firstname: ::dynamics_webapi::Patch<::std::string::String>,
     /// Sequence number of the import that created this record. (`importsequencenumber`, whole number)
-    #[serde(rename = "importsequencenumber", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "importsequencenumber", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub importsequencenumber: ::dynamics_webapi::Patch<i32>,
     /// Type the last name of the primary contact for the lead. (`lastname`, text)
-    #[serde(rename = "lastname", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "lastname", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub lastname: ::dynamics_webapi::Patch<::std::string::String>,
     /// Unique identifier of the lead. (`leadid`, unique identifier)
-    #[serde(rename = "leadid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "leadid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub leadid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Select a rating value to indicate the lead's potential to become a customer. (`leadqualitycode`, choice)
-    #[serde(rename = "leadqualitycode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "leadqualitycode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub leadqualitycode: ::dynamics_webapi::Patch<super::optionsets::LeadLeadqualitycode>,
     /// Date and time that the record was migrated. (`overriddencreatedon`, date and time)
     #[serde(
         rename = "overriddencreatedon",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date_time"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date_time"
     )]
     pub overriddencreatedon: ::dynamics_webapi::Patch<::time::OffsetDateTime>,
     /// Shows whether the record is active or inactive. (`statecode`, choice)
-    #[serde(rename = "statecode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statecode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statecode: ::dynamics_webapi::Patch<super::optionsets::LeadStatecode>,
     /// Select the record's status. (`statuscode`, choice)
-    #[serde(rename = "statuscode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statuscode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statuscode: ::dynamics_webapi::Patch<super::optionsets::LeadStatuscode>,
     /// Type a subject or descriptive name, such as the expected order or company name, for the lead. (`subject`, text)
-    #[serde(rename = "subject", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "subject", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub subject: ::dynamics_webapi::Patch<::std::string::String>,
     /// Sets the `customerid` lookup to a row of `account`: `customerid_account@odata.bind` = `/accounts(<id>)`.
     #[serde(
         rename = "customerid_account@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_accounts"
     )]
     pub customerid_account: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `customerid` lookup to a row of `contact`: `customerid_contact@odata.bind` = `/contacts(<id>)`.
     #[serde(
         rename = "customerid_contact@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_contacts"
     )]
     pub customerid_contact: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `systemuser`: `ownerid@odata.bind` = `/systemusers(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_systemusers"
     )]
     pub ownerid_systemuser: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `team`: `ownerid@odata.bind` = `/teams(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_teams"
     )]
     pub ownerid_team: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `parentaccountid` lookup to a row of `account`: `parentaccountid@odata.bind` = `/accounts(<id>)`.
     #[serde(
         rename = "parentaccountid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_accounts"
     )]
     pub parentaccountid: ::dynamics_webapi::Patch<::uuid::Uuid>,
@@ -254,28 +258,28 @@ fn bind_accounts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "accounts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "accounts", serializer)
 }
 
 fn bind_contacts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "contacts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "contacts", serializer)
 }
 
 fn bind_systemusers<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "systemusers", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "systemusers", serializer)
 }
 
 fn bind_teams<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "teams", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "teams", serializer)
 }
 
 /// The `companyname` column, for `$select`, `$filter` and `$orderby`.

@@ -27,7 +27,11 @@ pub struct Opportunity {
     #[serde(rename = "description", default)]
     pub description: ::core::option::Option<::std::string::String>,
     /// Enter the expected closing date of the opportunity. (`estimatedclosedate`, date only)
-    #[serde(rename = "estimatedclosedate", default, deserialize_with = "super::support::option_date")]
+    #[serde(
+        rename = "estimatedclosedate",
+        default,
+        deserialize_with = "::dynamics_webapi::entities::support::option_date"
+    )]
     pub estimatedclosedate: ::core::option::Option<::time::Date>,
     /// Type the estimated revenue amount. (`estimatedvalue`, decimal or currency, read exactly)
     #[serde(
@@ -160,96 +164,96 @@ impl ::dynamics_webapi::Entity for Opportunity {
 )]
 pub struct OpportunityWrite {
     /// Type a number from 0 to 100 that represents the likelihood of closing the opportunity. (`closeprobability`, whole number)
-    #[serde(rename = "closeprobability", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "closeprobability", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub closeprobability: ::dynamics_webapi::Patch<i32>,
     /// Type additional information to describe the opportunity. (`description`, text)
-    #[serde(rename = "description", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "description", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub description: ::dynamics_webapi::Patch<::std::string::String>,
     /// Enter the expected closing date of the opportunity. (`estimatedclosedate`, date only)
     #[serde(
         rename = "estimatedclosedate",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date"
     )]
     pub estimatedclosedate: ::dynamics_webapi::Patch<::time::Date>,
     /// Type the estimated revenue amount. (`estimatedvalue`, decimal or currency, read exactly)
     #[serde(
         rename = "estimatedvalue",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_decimal"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_decimal"
     )]
     pub estimatedvalue: ::dynamics_webapi::Patch<::rust_decimal::Decimal>,
     /// Sequence number of the import that created this record. (`importsequencenumber`, whole number)
-    #[serde(rename = "importsequencenumber", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "importsequencenumber", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub importsequencenumber: ::dynamics_webapi::Patch<i32>,
     /// Type a subject or descriptive name, such as the expected order or company name, for the opportunity. (`name`, text)
-    #[serde(rename = "name", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "name", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub name: ::dynamics_webapi::Patch<::std::string::String>,
     /// Unique identifier of the opportunity. (`opportunityid`, unique identifier)
-    #[serde(rename = "opportunityid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "opportunityid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub opportunityid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Select the expected value or priority of the opportunity. (`opportunityratingcode`, choice)
-    #[serde(rename = "opportunityratingcode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "opportunityratingcode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub opportunityratingcode: ::dynamics_webapi::Patch<super::optionsets::OpportunityOpportunityratingcode>,
     /// Date and time that the record was migrated. (`overriddencreatedon`, date and time)
     #[serde(
         rename = "overriddencreatedon",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date_time"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date_time"
     )]
     pub overriddencreatedon: ::dynamics_webapi::Patch<::time::OffsetDateTime>,
     /// Shows whether the record is active or inactive. (`statecode`, choice)
-    #[serde(rename = "statecode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statecode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statecode: ::dynamics_webapi::Patch<super::optionsets::OpportunityStatecode>,
     /// Select the record's status. (`statuscode`, choice)
-    #[serde(rename = "statuscode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statuscode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statuscode: ::dynamics_webapi::Patch<super::optionsets::OpportunityStatuscode>,
     /// Sets the `customerid` lookup to a row of `account`: `customerid_account@odata.bind` = `/accounts(<id>)`.
     #[serde(
         rename = "customerid_account@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_accounts"
     )]
     pub customerid_account: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `customerid` lookup to a row of `contact`: `customerid_contact@odata.bind` = `/contacts(<id>)`.
     #[serde(
         rename = "customerid_contact@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_contacts"
     )]
     pub customerid_contact: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `originatingleadid` lookup to a row of `lead`: `originatingleadid@odata.bind` = `/leads(<id>)`.
     #[serde(
         rename = "originatingleadid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_leads"
     )]
     pub originatingleadid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `systemuser`: `ownerid@odata.bind` = `/systemusers(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_systemusers"
     )]
     pub ownerid_systemuser: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `team`: `ownerid@odata.bind` = `/teams(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_teams"
     )]
     pub ownerid_team: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `parentaccountid` lookup to a row of `account`: `parentaccountid@odata.bind` = `/accounts(<id>)`.
     #[serde(
         rename = "parentaccountid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_accounts"
     )]
     pub parentaccountid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `parentcontactid` lookup to a row of `contact`: `parentcontactid@odata.bind` = `/contacts(<id>)`.
     #[serde(
         rename = "parentcontactid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_contacts"
     )]
     pub parentcontactid: ::dynamics_webapi::Patch<::uuid::Uuid>,
@@ -259,35 +263,35 @@ fn bind_accounts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "accounts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "accounts", serializer)
 }
 
 fn bind_contacts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "contacts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "contacts", serializer)
 }
 
 fn bind_leads<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "leads", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "leads", serializer)
 }
 
 fn bind_systemusers<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "systemusers", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "systemusers", serializer)
 }
 
 fn bind_teams<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "teams", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "teams", serializer)
 }
 
 /// The `closeprobability` column, for `$select`, `$filter` and `$orderby`.

@@ -155,37 +155,37 @@ impl ::dynamics_webapi::Entity for Systemuser {
 )]
 pub struct SystemuserWrite {
     /// Type of user. (`accessmode`, choice)
-    #[serde(rename = "accessmode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "accessmode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub accessmode: ::dynamics_webapi::Patch<super::optionsets::SystemuserAccessmode>,
     /// Active Directory domain of which the user is a member. (`domainname`, text)
-    #[serde(rename = "domainname", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "domainname", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub domainname: ::dynamics_webapi::Patch<::std::string::String>,
     /// First name of the user. (`firstname`, text)
-    #[serde(rename = "firstname", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "firstname", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub firstname: ::dynamics_webapi::Patch<::std::string::String>,
     /// Internal email address for the user. (`internalemailaddress`, text)
-    #[serde(rename = "internalemailaddress", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "internalemailaddress", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub internalemailaddress: ::dynamics_webapi::Patch<::std::string::String>,
     /// Last name of the user. (`lastname`, text)
-    #[serde(rename = "lastname", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "lastname", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub lastname: ::dynamics_webapi::Patch<::std::string::String>,
     /// The `ownerid` column (`ownerid`, unique identifier).
-    #[serde(rename = "ownerid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "ownerid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub ownerid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Unique identifier for the user. (`systemuserid`, unique identifier)
-    #[serde(rename = "systemuserid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "systemuserid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub systemuserid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `businessunitid` lookup to a row of `businessunit`: `businessunitid@odata.bind` = `/businessunits(<id>)`.
     #[serde(
         rename = "businessunitid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_businessunits"
     )]
     pub businessunitid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `parentsystemuserid` lookup to a row of `systemuser`: `parentsystemuserid@odata.bind` = `/systemusers(<id>)`.
     #[serde(
         rename = "parentsystemuserid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_systemusers"
     )]
     pub parentsystemuserid: ::dynamics_webapi::Patch<::uuid::Uuid>,
@@ -195,14 +195,14 @@ fn bind_businessunits<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "businessunits", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "businessunits", serializer)
 }
 
 fn bind_systemusers<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "systemusers", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "systemusers", serializer)
 }
 
 /// The `accessmode` column, for `$select`, `$filter` and `$orderby`.

@@ -183,115 +183,115 @@ impl ::dynamics_webapi::Entity for Task {
 )]
 pub struct TaskWrite {
     /// Unique identifier of the activity. (`activityid`, unique identifier)
-    #[serde(rename = "activityid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "activityid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub activityid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Actual duration of the activity in minutes. (`actualdurationminutes`, whole number)
-    #[serde(rename = "actualdurationminutes", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "actualdurationminutes", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub actualdurationminutes: ::dynamics_webapi::Patch<i32>,
     /// Type a category to identify the task type. (`category`, text)
-    #[serde(rename = "category", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "category", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub category: ::dynamics_webapi::Patch<::std::string::String>,
     /// Description of the activity. (`description`, text)
-    #[serde(rename = "description", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "description", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub description: ::dynamics_webapi::Patch<::std::string::String>,
     /// Sequence number of the import that created this record. (`importsequencenumber`, whole number)
-    #[serde(rename = "importsequencenumber", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "importsequencenumber", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub importsequencenumber: ::dynamics_webapi::Patch<i32>,
     /// Date and time that the record was migrated. (`overriddencreatedon`, date and time)
     #[serde(
         rename = "overriddencreatedon",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date_time"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date_time"
     )]
     pub overriddencreatedon: ::dynamics_webapi::Patch<::time::OffsetDateTime>,
     /// Type the percentage complete value for the task to track tasks to completion. (`percentcomplete`, whole number)
-    #[serde(rename = "percentcomplete", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "percentcomplete", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub percentcomplete: ::dynamics_webapi::Patch<i32>,
     /// Priority of the activity. (`prioritycode`, choice)
-    #[serde(rename = "prioritycode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "prioritycode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub prioritycode: ::dynamics_webapi::Patch<super::optionsets::TaskPrioritycode>,
     /// Scheduled end time of the activity. (`scheduledend`, date and time)
     #[serde(
         rename = "scheduledend",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date_time"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date_time"
     )]
     pub scheduledend: ::dynamics_webapi::Patch<::time::OffsetDateTime>,
     /// Scheduled start time of the activity. (`scheduledstart`, date and time)
     #[serde(
         rename = "scheduledstart",
-        skip_serializing_if = "super::support::keep",
-        serialize_with = "super::support::patch_date_time"
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
+        serialize_with = "::dynamics_webapi::entities::support::patch_date_time"
     )]
     pub scheduledstart: ::dynamics_webapi::Patch<::time::OffsetDateTime>,
     /// Shows whether the record is active or inactive. (`statecode`, choice)
-    #[serde(rename = "statecode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statecode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statecode: ::dynamics_webapi::Patch<super::optionsets::TaskStatecode>,
     /// Select the record's status. (`statuscode`, choice)
-    #[serde(rename = "statuscode", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "statuscode", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub statuscode: ::dynamics_webapi::Patch<super::optionsets::TaskStatuscode>,
     /// Type a subcategory to identify the task type. (`subcategory`, text)
-    #[serde(rename = "subcategory", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "subcategory", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub subcategory: ::dynamics_webapi::Patch<::std::string::String>,
     /// Subject associated with the activity. (`subject`, text)
-    #[serde(rename = "subject", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "subject", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub subject: ::dynamics_webapi::Patch<::std::string::String>,
     /// For internal use only. (`subscriptionid`, unique identifier)
-    #[serde(rename = "subscriptionid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "subscriptionid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub subscriptionid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `systemuser`: `ownerid@odata.bind` = `/systemusers(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_systemusers"
     )]
     pub ownerid_systemuser: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `ownerid` lookup to a row of `team`: `ownerid@odata.bind` = `/teams(<id>)`.
     #[serde(
         rename = "ownerid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_teams"
     )]
     pub ownerid_team: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `regardingobjectid` lookup to a row of `account`: `regardingobjectid_account_task@odata.bind` = `/accounts(<id>)`.
     #[serde(
         rename = "regardingobjectid_account_task@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_accounts"
     )]
     pub regardingobjectid_account_task: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `regardingobjectid` lookup to a row of `contact`: `regardingobjectid_contact_task@odata.bind` = `/contacts(<id>)`.
     #[serde(
         rename = "regardingobjectid_contact_task@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_contacts"
     )]
     pub regardingobjectid_contact_task: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `regardingobjectid` lookup to a row of `cr6a1_project`: `regardingobjectid_cr6a1_project_task@odata.bind` = `/cr6a1_projects(<id>)`.
     #[serde(
         rename = "regardingobjectid_cr6a1_project_task@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_cr6a1_projects"
     )]
     pub regardingobjectid_cr6a1_project_task: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `regardingobjectid` lookup to a row of `incident`: `regardingobjectid_incident_task@odata.bind` = `/incidents(<id>)`.
     #[serde(
         rename = "regardingobjectid_incident_task@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_incidents"
     )]
     pub regardingobjectid_incident_task: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `regardingobjectid` lookup to a row of `lead`: `regardingobjectid_lead_task@odata.bind` = `/leads(<id>)`.
     #[serde(
         rename = "regardingobjectid_lead_task@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_leads"
     )]
     pub regardingobjectid_lead_task: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `regardingobjectid` lookup to a row of `opportunity`: `regardingobjectid_opportunity_task@odata.bind` = `/opportunities(<id>)`.
     #[serde(
         rename = "regardingobjectid_opportunity_task@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_opportunities"
     )]
     pub regardingobjectid_opportunity_task: ::dynamics_webapi::Patch<::uuid::Uuid>,
@@ -301,56 +301,56 @@ fn bind_accounts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "accounts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "accounts", serializer)
 }
 
 fn bind_contacts<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "contacts", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "contacts", serializer)
 }
 
 fn bind_cr6a1_projects<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "cr6a1_projects", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "cr6a1_projects", serializer)
 }
 
 fn bind_incidents<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "incidents", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "incidents", serializer)
 }
 
 fn bind_leads<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "leads", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "leads", serializer)
 }
 
 fn bind_opportunities<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "opportunities", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "opportunities", serializer)
 }
 
 fn bind_systemusers<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "systemusers", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "systemusers", serializer)
 }
 
 fn bind_teams<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "teams", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "teams", serializer)
 }
 
 /// The `activityid` column, for `$select`, `$filter` and `$orderby`.

@@ -106,34 +106,34 @@ impl ::dynamics_webapi::Entity for Team {
 )]
 pub struct TeamWrite {
     /// Description of the team. (`description`, text)
-    #[serde(rename = "description", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "description", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub description: ::dynamics_webapi::Patch<::std::string::String>,
     /// Email address for the team. (`emailaddress`, text)
-    #[serde(rename = "emailaddress", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "emailaddress", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub emailaddress: ::dynamics_webapi::Patch<::std::string::String>,
     /// Name of the team. (`name`, text)
-    #[serde(rename = "name", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "name", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub name: ::dynamics_webapi::Patch<::std::string::String>,
     /// The `ownerid` column (`ownerid`, unique identifier).
-    #[serde(rename = "ownerid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "ownerid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub ownerid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Unique identifier for the team. (`teamid`, unique identifier)
-    #[serde(rename = "teamid", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "teamid", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub teamid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Select the team type. (`teamtype`, choice)
-    #[serde(rename = "teamtype", skip_serializing_if = "super::support::keep")]
+    #[serde(rename = "teamtype", skip_serializing_if = "::dynamics_webapi::entities::support::keep")]
     pub teamtype: ::dynamics_webapi::Patch<super::optionsets::TeamTeamtype>,
     /// Sets the `administratorid` lookup to a row of `systemuser`: `administratorid@odata.bind` = `/systemusers(<id>)`.
     #[serde(
         rename = "administratorid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_systemusers"
     )]
     pub administratorid: ::dynamics_webapi::Patch<::uuid::Uuid>,
     /// Sets the `businessunitid` lookup to a row of `businessunit`: `businessunitid@odata.bind` = `/businessunits(<id>)`.
     #[serde(
         rename = "businessunitid@odata.bind",
-        skip_serializing_if = "super::support::keep",
+        skip_serializing_if = "::dynamics_webapi::entities::support::keep",
         serialize_with = "bind_businessunits"
     )]
     pub businessunitid: ::dynamics_webapi::Patch<::uuid::Uuid>,
@@ -143,14 +143,14 @@ fn bind_businessunits<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "businessunits", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "businessunits", serializer)
 }
 
 fn bind_systemusers<S: ::serde::Serializer>(
     value: &::dynamics_webapi::Patch<::uuid::Uuid>,
     serializer: S,
 ) -> ::core::result::Result<S::Ok, S::Error> {
-    super::support::bind(value, "systemusers", serializer)
+    ::dynamics_webapi::entities::support::bind(value, "systemusers", serializer)
 }
 
 /// The `description` column, for `$select`, `$filter` and `$orderby`.
