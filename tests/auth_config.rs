@@ -3,8 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aad_auth::test_util::ManualClock;
 use aad_auth::{
@@ -12,7 +11,7 @@ use aad_auth::{
     ClientCredentialsProviderBuilder, Error, Resource, RetryPolicy, SecretString, TokenCache, TokenEndpoint,
     TokenProvider,
 };
-use support::{fixture, fixture_path, json_response};
+use support::{CapturedLogs, fixture, fixture_path, json_response};
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer};
 
@@ -138,23 +137,9 @@ fn from_env_reads_the_azure_identity_variables() {
     assert!(matches!(&error, Error::Config(c) if c.field() == "authority_host"), "{error}");
 }
 
-/// Collects everything tracing writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn secrets_and_tokens_never_appear_in_debug_display_errors_or_logs() {
-    let captured = Captured::default();
+    let captured = CapturedLogs::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -199,7 +184,7 @@ async fn secrets_and_tokens_never_appear_in_debug_display_errors_or_logs() {
         format!("{:?}", secret()),
         format!("{certificate:?}"),
         format!("{:?}", SecretString::from(SECRET)),
-        String::from_utf8(captured.0.lock().unwrap().clone()).unwrap(),
+        captured.text(),
     ];
     assert!(shown[9].contains("aad_auth.acquire_token"), "the spans were captured: {}", shown[9]);
     for text in &shown {

@@ -3,13 +3,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
-use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dynamics_webapi::{Client, Error, Record, RetryPolicy, ServiceProtectionLimit};
 use serde_json::json;
-use support::{API, http_messages, json_response, webapi_builder, webapi_client};
+use support::{API, CapturedLogs, http_messages, json_response, webapi_builder, webapi_client};
 use uuid::Uuid;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -262,23 +261,9 @@ fn a_bearer_token_is_never_sent_over_plain_http_except_to_loopback() {
     assert!(Client::builder("http://127.0.0.1:8080", tokens).build().is_ok());
 }
 
-/// Collects everything tracing writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[tokio::test]
 async fn spans_carry_the_request_and_never_the_token() {
-    let captured = Captured::default();
+    let captured = CapturedLogs::default();
     let writer = captured.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -296,7 +281,7 @@ async fn spans_carry_the_request_and_never_the_token() {
     client.entity_set("accounts").retrieve::<Record>(Uuid::nil()).send().await.unwrap();
     let debug = format!("{client:?}");
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let logs = captured.text();
     assert!(logs.contains("dynamics_webapi.request"), "{logs}");
     assert!(logs.contains("entity_set=\"accounts\"") || logs.contains("entity_set=accounts"), "{logs}");
     assert!(logs.contains("req-42") && logs.contains("status=200") && logs.contains("attempt=1"), "{logs}");

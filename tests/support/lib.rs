@@ -219,3 +219,25 @@ pub fn realdata_response_bodies(path: &str, server: &MockServer) -> Vec<(u16, St
         .map(|message| (message.status(), message.body_for(&server.uri())))
         .collect()
 }
+
+/// A `tracing` writer that keeps everything written, for tests that assert on log lines.
+#[derive(Debug, Clone, Default)]
+pub struct CapturedLogs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLogs {
+    /// Everything written so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for CapturedLogs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

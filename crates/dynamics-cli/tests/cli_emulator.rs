@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use dynamics_testkit::{Emulator, SetupState};
 use serde_json::{Value, json};
-use support::{env_of, run, temp_dir};
+use support::{env_of, run, run_binary, temp_dir};
 
 async fn emulator() -> Emulator {
     Emulator::start().await
@@ -408,8 +408,11 @@ async fn verbose_logs_requests_but_never_the_secret_or_the_token() {
         vec!["--verbose", "--endpoint", "v1", "whoami"],
         vec!["--verbose", "doctor"],
     ];
+    // Through the real binary, which installs the log subscriber for the whole process: in-process, a per-thread
+    // subscriber can miss request lines while other tests run in parallel.
+    let vars = emulator.env();
     for args in runs {
-        let output = run(&args, &env(&emulator), "").await.success();
+        let output = run_binary(&args, &vars, "").success();
         let all = output.all();
         assert!(!all.contains(emulator.client_secret()), "{args:?} printed the secret");
         assert!(!all.contains(&token), "{args:?} printed the token");

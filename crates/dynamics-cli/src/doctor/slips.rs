@@ -173,12 +173,7 @@ fn reason(error: &aad_auth::Error) -> String {
     }
 }
 
-/// True for the 8-4-4-4-12 hexadecimal form of a GUID.
+/// True for the 8-4-4-4-12 hexadecimal form of a GUID (the hyphenated form is exactly 36 characters).
 pub(crate) fn is_guid(text: &str) -> bool {
-    let groups: Vec<&str> = text.split('-').collect();
-    groups.len() == 5
-        && groups
-            .iter()
-            .zip([8, 4, 4, 4, 12])
-            .all(|(g, len)| g.len() == len && g.chars().all(|c| c.is_ascii_hexdigit()))
+    text.len() == 36 && uuid::Uuid::try_parse(text).is_ok()
 }
