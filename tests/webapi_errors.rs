@@ -41,11 +41,11 @@ async fn retries_after_429_using_retry_after() {
 }
 
 #[tokio::test]
-async fn a_429_pauses_every_request_of_the_client_not_only_its_own() {
+async fn a_429_with_nothing_else_in_flight_holds_every_request_until_its_retry_after() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(format!("{API}/accounts({})", Uuid::nil())))
-        .respond_with(throttled("0x80072326", 11))
+        .respond_with(throttled("0x80072322", 11))
         .mount(&server)
         .await;
     Mock::given(method("GET"))
@@ -61,10 +61,11 @@ async fn a_429_pauses_every_request_of_the_client_not_only_its_own() {
 
     let error = client.entity_set("accounts").retrieve::<Record>(Uuid::nil()).send().await.unwrap_err();
     assert!(error.is_throttled());
-    assert_eq!(error.throttle_limit(), Some(ServiceProtectionLimit::ConcurrentRequests));
+    assert_eq!(error.throttle_limit(), Some(ServiceProtectionLimit::RequestCount));
     assert!(clock.sleeps().is_empty(), "the throttled request gave up without waiting");
 
-    // Another request, to another route, waits out the same penalty before it is sent.
+    // No request sent after the refused one has been answered, so nothing tells an isolated refusal from
+    // sustained throttling: another request, to another route, waits out the same penalty before it is sent.
     client.who_am_i().await.unwrap();
     assert_eq!(clock.sleeps(), [Duration::from_secs(11)]);
 }

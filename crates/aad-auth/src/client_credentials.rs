@@ -100,7 +100,7 @@ impl ClientCredentialsProvider {
             endpoint: TokenEndpoint::default(),
             http: None,
             timeout: DEFAULT_TIMEOUT,
-            retry: RetryPolicy::default(),
+            retry: RetryPolicy::token_requests(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -160,7 +160,7 @@ impl ClientCredentialsProviderBuilder {
         self
     }
 
-    /// How failed requests are retried (default [`RetryPolicy::default`]).
+    /// How failed requests are retried (default [`RetryPolicy::token_requests`]).
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self

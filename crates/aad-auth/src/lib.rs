@@ -23,7 +23,6 @@ pub mod env;
 mod http_client;
 #[cfg(feature = "client-credentials")]
 mod managed_identity;
-#[cfg(feature = "client-credentials")]
 mod retry;
 #[cfg(feature = "client-credentials")]
 mod token_response;
@@ -39,6 +38,7 @@ pub use error::{
 };
 pub use provider::TokenProvider;
 pub use resource::Resource;
+pub use retry::{Attempts, RetryPolicy};
 /// Re-exported so that secrets can be held without depending on `secrecy` directly.
 pub use secrecy::{ExposeSecret, SecretString};
 
@@ -50,5 +50,3 @@ pub use client_credentials::{ClientCredentialsProvider, ClientCredentialsProvide
 pub use credential::{AssertionForm, ClientAssertion, ClientCertificate, ClientCredential, FederatedTokenFile};
 #[cfg(feature = "client-credentials")]
 pub use managed_identity::{ManagedIdentityProvider, ManagedIdentityProviderBuilder, UserAssignedId};
-#[cfg(feature = "client-credentials")]
-pub use retry::RetryPolicy;

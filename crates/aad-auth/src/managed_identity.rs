@@ -86,7 +86,7 @@ impl ManagedIdentityProvider {
             identity: None,
             http: None,
             timeout: Duration::from_secs(30),
-            retry: RetryPolicy::default().max_attempts(5),
+            retry: RetryPolicy::token_requests().max_attempts(5),
             clock: Arc::new(SystemClock),
         }
     }

@@ -1,26 +1,30 @@
-//! Retries of token requests: which failures, how often, how long.
+//! The one retry policy of the workspace: how many attempts, how long to wait between them, and for how long
+//! in all. Token requests here and Web API requests in `dynamics-webapi` both count their attempts with it.
 
-use std::future::Future;
 use std::time::{Duration, SystemTime};
 
-use crate::Result;
 use crate::clock::Clock;
 
-/// How token requests are retried after throttling (429), server errors (5xx),
-/// timeouts and connection failures. Rejections such as `invalid_client` are never retried.
+/// How failed requests are retried: at most `max_attempts` attempts, waits growing exponentially from
+/// `initial_backoff` up to `max_backoff` (with jitter), and no wait that would pass `max_elapsed` from the first
+/// attempt. A wait the server asked for (`Retry-After`) is honoured instead of the back-off, within `max_elapsed`.
 ///
-/// Waits grow exponentially from `initial_backoff` up to `max_backoff`, with full jitter;
-/// a `Retry-After` from the server is honoured instead. No wait goes past `max_elapsed`.
+/// Which failures may be retried is not the policy's business: each caller judges its own answers (token
+/// requests retry throttling, server errors, timeouts and connection failures, never a rejection such as
+/// `invalid_client`; the Web API client has its own rules for what is safe to repeat).
+///
+/// [`RetryPolicy::default`] suits Web API calls, whose `Retry-After` can reach minutes;
+/// [`RetryPolicy::token_requests`] is the default of the token providers.
 ///
 /// ```
 /// use std::time::Duration;
 /// use aad_auth::RetryPolicy;
 ///
-/// let policy = RetryPolicy::default().max_attempts(5).max_elapsed(Duration::from_secs(30));
+/// let policy = RetryPolicy::default().max_attempts(8).max_elapsed(Duration::from_secs(600));
+/// assert_eq!(policy.attempts(), 8);
 /// assert_eq!(RetryPolicy::none().attempts(), 1);
-/// # let _ = policy;
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[must_use]
 pub struct RetryPolicy {
     max_attempts: u32,
@@ -31,8 +35,22 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// Four attempts, 500 ms growing to 8 s, at most 60 s in all, with jitter.
+    /// Six attempts, back-off from 1 s to 30 s with jitter, at most 5 minutes in all
+    /// (Dataverse's `Retry-After` can reach several minutes).
     fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(30),
+            max_elapsed: Duration::from_secs(300),
+            jitter: true,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The token providers' default: four attempts, 500 ms growing to 8 s, at most 60 s in all, with jitter.
+    pub fn token_requests() -> Self {
         Self {
             max_attempts: 4,
             initial_backoff: Duration::from_millis(500),
@@ -41,9 +59,7 @@ impl Default for RetryPolicy {
             jitter: true,
         }
     }
-}
 
-impl RetryPolicy {
     /// One attempt, no retry.
     pub fn none() -> Self {
         Self { max_attempts: 1, ..Self::default() }
@@ -61,13 +77,13 @@ impl RetryPolicy {
         self
     }
 
-    /// The longest wait between two attempts (a longer `Retry-After` is still honoured, within `max_elapsed`).
+    /// The longest back-off between two attempts (a longer `Retry-After` is still honoured, within `max_elapsed`).
     pub fn max_backoff(mut self, backoff: Duration) -> Self {
         self.max_backoff = backoff;
         self
     }
 
-    /// The longest time from the first attempt to the start of the last.
+    /// The longest time from the first attempt to the start of the last, waits included.
     pub fn max_elapsed(mut self, elapsed: Duration) -> Self {
         self.max_elapsed = elapsed;
         self
@@ -84,55 +100,115 @@ impl RetryPolicy {
         self.max_attempts
     }
 
-    /// The wait before attempt `attempt + 1`, after `attempt` failed attempts.
-    fn backoff(&self, attempt: u32) -> Duration {
-        let exponent = attempt.saturating_sub(1).min(16);
+    /// The back-off after `failed_attempts` failed attempts: doubling from `initial_backoff`, capped at
+    /// `max_backoff`; with jitter, somewhere between half of that and all of it.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use aad_auth::RetryPolicy;
+    ///
+    /// let policy = RetryPolicy::default().jitter(false).max_backoff(Duration::from_secs(5));
+    /// let waits: Vec<u64> = (1..=4).map(|n| policy.backoff(n).as_secs()).collect();
+    /// assert_eq!(waits, [1, 2, 4, 5]);
+    /// ```
+    pub fn backoff(&self, failed_attempts: u32) -> Duration {
+        let exponent = failed_attempts.saturating_sub(1).min(16);
         let ceiling = self.initial_backoff.saturating_mul(1 << exponent).min(self.max_backoff);
         if self.jitter {
-            // Full jitter, but never less than half, so retries still spread out.
+            // Never less than half, so retries still spread out but do not come back at once.
             ceiling / 2 + ceiling.mul_f64(fastrand::f64() / 2.0)
         } else {
             ceiling
         }
     }
 
+    /// Starts counting the attempts of one request, from now on `clock`.
+    pub fn start(&self, clock: &dyn Clock) -> Attempts {
+        Attempts { policy: self.clone(), started: clock.now(), failed: 0 }
+    }
+
     /// Runs `attempt` until it succeeds, fails for good, or the policy is spent.
-    /// `on_retry` is told of each failure that will be retried.
-    pub(crate) async fn run<T, F, Fut>(&self, clock: &dyn Clock, mut attempt: F) -> Result<T>
+    #[cfg(feature = "client-credentials")]
+    pub(crate) async fn run<T, F, Fut>(&self, clock: &dyn Clock, mut attempt: F) -> crate::Result<T>
     where
         F: FnMut(u32) -> Fut,
-        Fut: Future<Output = Result<T>>,
+        Fut: std::future::Future<Output = crate::Result<T>>,
     {
-        let started = clock.now();
-        let mut number = 1;
+        let mut attempts = self.start(clock);
         loop {
+            let number = attempts.number();
             let error = match attempt(number).await {
                 Ok(value) => return Ok(value),
                 Err(error) => error,
             };
-            if !error.is_retryable() || number >= self.max_attempts {
+            if !error.is_retryable() {
                 return Err(error);
             }
-            let wait = error.retry_after().unwrap_or_else(|| self.backoff(number));
-            let elapsed = elapsed_since(clock.now(), started);
-            if elapsed.saturating_add(wait) > self.max_elapsed {
-                tracing::debug!(attempt = number, ?wait, "not retrying: the wait would pass the retry budget");
+            let Some(wait) = attempts.failed(clock, error.retry_after()) else {
+                tracing::debug!(attempt = number, "not retrying: the retry budget is spent");
                 return Err(error);
-            }
+            };
             tracing::debug!(attempt = number, ?wait, error = %error, "retrying token request");
             clock.sleep(wait).await;
-            number += 1;
         }
     }
 }
 
-fn elapsed_since(now: SystemTime, started: SystemTime) -> Duration {
-    now.duration_since(started).unwrap_or_default()
+/// The attempts of one request under a [`RetryPolicy`]: which attempt this is, and whether another one may
+/// follow a failure, after what wait.
+///
+/// ```
+/// use std::time::Duration;
+/// use aad_auth::{RetryPolicy, SystemClock};
+///
+/// let policy = RetryPolicy::default().max_attempts(2).jitter(false);
+/// let mut attempts = policy.start(&SystemClock);
+/// assert_eq!(attempts.number(), 1);
+/// assert_eq!(attempts.failed(&SystemClock, None), Some(Duration::from_secs(1)));
+/// assert_eq!(attempts.number(), 2);
+/// assert_eq!(attempts.failed(&SystemClock, None), None, "two attempts were allowed");
+/// ```
+#[derive(Debug, Clone)]
+pub struct Attempts {
+    policy: RetryPolicy,
+    started: SystemTime,
+    failed: u32,
+}
+
+impl Attempts {
+    /// The number of the attempt about to be made or being made (1 for the first).
+    pub fn number(&self) -> u32 {
+        self.failed + 1
+    }
+
+    /// The time since the first attempt started.
+    pub fn elapsed(&self, clock: &dyn Clock) -> Duration {
+        clock.now().duration_since(self.started).unwrap_or_default()
+    }
+
+    /// Records that the current attempt failed in a way that may be retried. Gives the wait before the next
+    /// attempt (`suggested`, such as a `Retry-After`, or else the back-off), or `None` when no attempt is left or
+    /// the wait would end past `max_elapsed`.
+    pub fn failed(&mut self, clock: &dyn Clock, suggested: Option<Duration>) -> Option<Duration> {
+        self.failed += 1;
+        if self.failed >= self.policy.max_attempts {
+            return None;
+        }
+        let wait = suggested.unwrap_or_else(|| self.policy.backoff(self.failed));
+        (self.elapsed(clock).saturating_add(wait) <= self.policy.max_elapsed).then_some(wait)
+    }
+
+    /// Takes back the count of the current failure: an attempt that did not count against the policy
+    /// (a re-authentication after a 401, or a request the pacer held back before sending).
+    pub fn forgive(&mut self) {
+        self.failed = self.failed.saturating_sub(1);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::SystemClock;
 
     #[test]
     fn backoff_grows_and_is_capped() {
@@ -151,5 +227,22 @@ mod tests {
             let wait = policy.backoff(1);
             assert!(wait >= Duration::from_secs(1) && wait <= Duration::from_secs(2), "{wait:?}");
         }
+    }
+
+    #[test]
+    fn a_suggested_wait_replaces_the_backoff_but_not_the_elapsed_budget() {
+        let policy = RetryPolicy::default().max_elapsed(Duration::from_secs(10));
+        let mut attempts = policy.start(&SystemClock);
+        assert_eq!(attempts.failed(&SystemClock, Some(Duration::from_secs(7))), Some(Duration::from_secs(7)));
+        assert_eq!(attempts.failed(&SystemClock, Some(Duration::from_secs(11))), None);
+    }
+
+    #[test]
+    fn a_forgiven_failure_does_not_use_up_an_attempt() {
+        let policy = RetryPolicy::none().max_attempts(2);
+        let mut attempts = policy.start(&SystemClock);
+        assert!(attempts.failed(&SystemClock, Some(Duration::ZERO)).is_some());
+        attempts.forgive();
+        assert_eq!(attempts.number(), 1);
     }
 }

@@ -141,6 +141,44 @@ impl Error {
     pub fn throttle_limit(&self) -> Option<ServiceProtectionLimit> {
         self.service_error().and_then(ServiceError::throttle_limit)
     }
+
+    /// True when a write may or may not have been carried out: one of its attempts got no answer (a dropped
+    /// connection, a timeout) or a gateway error (502, 503, 504), and no later attempt settled it; this error is
+    /// then the last attempt's. False for reads, and for writes the server surely did not carry out
+    /// (a refusal such as a 429, a validation error, a connection that could not be opened).
+    ///
+    /// ```no_run
+    /// # async fn run(client: dynamics_webapi::Client) {
+    /// let record = serde_json::json!({ "name": "Contoso" });
+    /// match client.entity_set("accounts").create(&record).send().await {
+    ///     Ok(id) => println!("created {id}"),
+    ///     Err(e) if e.is_outcome_unknown() => println!("maybe created: look it up before sending it again ({e})"),
+    ///     Err(e) => println!("not created: {e}"),
+    /// }
+    /// # }
+    /// ```
+    pub fn is_outcome_unknown(&self) -> bool {
+        match self {
+            Error::Transport(transport) | Error::Timeout(transport) => transport.outcome_unknown,
+            Error::Service(service) => service.outcome_unknown,
+            _ => false,
+        }
+    }
+
+    /// The same error, saying that the write's outcome is unknown.
+    pub(crate) fn with_outcome_unknown(mut self) -> Self {
+        match &mut self {
+            Error::Transport(transport) | Error::Timeout(transport) => transport.outcome_unknown = true,
+            Error::Service(service) => service.outcome_unknown = true,
+            _ => {}
+        }
+        self
+    }
+
+    /// True for a connection that could not be opened: the request was not sent.
+    pub(crate) fn is_connect_failure(&self) -> bool {
+        matches!(self, Error::Transport(transport) | Error::Timeout(transport) if transport.connect_failed)
+    }
 }
 
 impl From<QueryError> for Error {
@@ -210,11 +248,19 @@ pub struct TransportError {
     method: String,
     path: String,
     source: Option<Source>,
+    connect_failed: bool,
+    outcome_unknown: bool,
 }
 
 impl TransportError {
     pub(crate) fn new(method: &str, path: &str, source: Option<Source>) -> Self {
-        Self { method: method.to_owned(), path: path.to_owned(), source }
+        Self { method: method.to_owned(), path: path.to_owned(), source, connect_failed: false, outcome_unknown: false }
+    }
+
+    /// The same error, for a connection that could not be opened (nothing was sent).
+    pub(crate) fn connect_failed(mut self, connect_failed: bool) -> Self {
+        self.connect_failed = connect_failed;
+        self
     }
 
     /// The request's method.
@@ -230,7 +276,13 @@ impl TransportError {
 
 impl fmt::Display for TransportError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {} got no answer", self.method, self.path)
+        if self.connect_failed {
+            write!(f, "{} {} was not sent: the connection could not be opened", self.method, self.path)
+        } else if self.outcome_unknown {
+            write!(f, "{} {} got no answer; it may or may not have been carried out", self.method, self.path)
+        } else {
+            write!(f, "{} {} got no answer", self.method, self.path)
+        }
     }
 }
 
@@ -265,7 +317,7 @@ pub enum ServiceProtectionLimit {
 }
 
 impl ServiceProtectionLimit {
-    fn from_code(code: &str) -> Option<Self> {
+    pub(crate) fn from_code(code: &str) -> Option<Self> {
         match code.to_ascii_lowercase().as_str() {
             "0x80072322" => Some(Self::RequestCount),
             "0x80072321" => Some(Self::ExecutionTime),
@@ -288,6 +340,8 @@ pub struct ServiceError {
     pub(crate) retry_after: Option<Duration>,
     pub(crate) precondition: Option<Precondition>,
     pub(crate) hint: Option<String>,
+    /// An earlier attempt of this write got no answer: it may have been carried out all the same.
+    pub(crate) outcome_unknown: bool,
 }
 
 impl ServiceError {
@@ -357,6 +411,9 @@ impl fmt::Display for ServiceError {
         }
         if let Some(hint) = &self.hint {
             write!(f, " (hint: {hint})")?;
+        }
+        if self.outcome_unknown {
+            f.write_str("; an earlier attempt got no answer, so it may have been carried out all the same")?;
         }
         Ok(())
     }

@@ -75,6 +75,10 @@ const SQL_TIMEOUT: &str = "0x80044151";
 const NO_SUCH_RESOURCE: [&str; 2] = ["0x8006088a", "0x80060888"];
 
 pub(crate) fn classify(error: &Error) -> ChunkFailure {
+    // An earlier attempt got no answer: whatever the last one got (a 429, a 503), the chunk may be written.
+    if error.is_outcome_unknown() {
+        return ChunkFailure::Unknown;
+    }
     let Some(service) = error.service_error() else {
         return match error {
             Error::Transport(_) | Error::Timeout(_) | Error::Decode(_) => ChunkFailure::Unknown,
@@ -122,7 +126,15 @@ mod tests {
             retry_after: None,
             precondition: None,
             hint: None,
+            outcome_unknown: false,
         }))
+    }
+
+    #[test]
+    fn a_refusal_after_a_lost_answer_leaves_the_chunk_unknown() {
+        let refused = service(429, "0x80072322", "Number of requests exceeded the limit");
+        assert_eq!(classify(&refused), ChunkFailure::Fatal);
+        assert_eq!(classify(&refused.with_outcome_unknown()), ChunkFailure::Unknown);
     }
 
     #[test]

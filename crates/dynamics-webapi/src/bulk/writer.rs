@@ -172,7 +172,7 @@ impl<'a> BulkWrite<'a> {
                 // Probe the size with one chunk at a time; fan out once it has settled.
                 1
             } else {
-                self.max_in_flight.unwrap_or_else(|| context.client.inner.limiter.size()).max(1)
+                self.max_in_flight.unwrap_or_else(|| context.client.inner.pacer.state().in_flight_limit()).max(1)
             };
             while in_flight.len() < limit {
                 let chunk = match state.pending.pop_front() {
@@ -450,7 +450,8 @@ async fn send_chunk(context: &Context, chunk: &Chunk) -> Result<Vec<Option<Uuid>
         .raw_body(body, HeaderValue::from_static("application/json; charset=utf-8"))
         .header(PREFER, PREFER_ERROR_DETAILS)?
         .repeat(context.operation.repeat())
-        .options(context.options.clone());
+        .options(context.options.clone())
+        .shrinks_on_timeout();
     let response = context.client.execute(request).await?;
     if context.operation != BulkOperation::Create {
         return Ok(targets.iter().map(Target::id).collect());
