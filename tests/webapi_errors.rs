@@ -601,3 +601,18 @@ async fn an_unlimited_concurrency_limit_builds_a_working_client_not_a_panic() {
     client.entity_set("accounts").retrieve::<Record>(Uuid::nil()).send().await.unwrap();
     assert!(client.rate_limits().concurrency_limit > 1_000_000);
 }
+
+#[tokio::test]
+async fn a_provider_that_caches_its_own_tokens_is_not_wrapped_in_another_cache() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET")).respond_with(ok_record()).mount(&server).await;
+    for (provider_caches, expected_calls) in [(false, 1), (true, 3)] {
+        let (builder, _, tokens) = webapi_builder(&server);
+        let builder = if provider_caches { builder.provider_caches_tokens() } else { builder };
+        let client = builder.build().unwrap();
+        for _ in 0..3 {
+            client.entity_set("accounts").retrieve::<Record>(Uuid::nil()).send().await.unwrap();
+        }
+        assert_eq!(tokens.calls(), expected_calls, "provider caches: {provider_caches}");
+    }
+}

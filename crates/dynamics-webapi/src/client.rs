@@ -63,6 +63,7 @@ pub struct ClientBuilder {
     max_concurrency: Option<usize>,
     pacer: Option<Arc<dyn Pacer>>,
     http_version: HttpVersion,
+    cache_tokens: bool,
     clock: Arc<dyn Clock>,
     options: RequestOptions,
 }
@@ -100,6 +101,7 @@ impl Client {
             max_concurrency: None,
             pacer: None,
             http_version: HttpVersion::default(),
+            cache_tokens: true,
             clock: Arc::new(SystemClock),
             options: RequestOptions::default(),
         }
@@ -201,6 +203,14 @@ impl ClientBuilder {
         self
     }
 
+    /// Uses the token provider as it is, without the client's own [`TokenCache`] around it: for a provider that
+    /// caches already (a `TokenCache` of the caller's, one over a store shared by several processes).
+    /// A provider that does not cache would then be asked for a token on every request.
+    pub fn provider_caches_tokens(mut self) -> Self {
+        self.cache_tokens = false;
+        self
+    }
+
     /// The HTTP version (default [`HttpVersion::Http1`]). Ignored with [`http_client`](Self::http_client).
     pub fn http_version(mut self, version: HttpVersion) -> Self {
         self.http_version = version;
@@ -272,8 +282,11 @@ impl ClientBuilder {
                 Arc::new(builder.build())
             }
         };
-        let tokens: Arc<dyn TokenProvider> =
-            Arc::new(TokenCache::with_policy(self.tokens, aad_auth::RefreshPolicy::default(), Arc::clone(&self.clock)));
+        let tokens: Arc<dyn TokenProvider> = if self.cache_tokens {
+            Arc::new(TokenCache::with_policy(self.tokens, aad_auth::RefreshPolicy::default(), Arc::clone(&self.clock)))
+        } else {
+            self.tokens
+        };
         Ok(Client {
             inner: Arc::new(ClientInner {
                 org,
