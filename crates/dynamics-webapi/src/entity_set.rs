@@ -287,8 +287,7 @@ impl<E> CreateRequest<E> {
         if let Some(id) = known_id.filter(|_| response.repeated_create) {
             return Ok(id);
         }
-        let header = response.headers.get("odata-entityid").and_then(|v| v.to_str().ok());
-        match header.and_then(id_from_entity_url).or(known_id) {
+        match created_id(&response.headers).or(known_id) {
             Some(id) => Ok(id),
             None => Err(Error::decode("the create's answer has no OData-EntityId with the new id", None)),
         }
@@ -447,7 +446,7 @@ impl<E> WriteRequest<E> {
     pub async fn send(self) -> Result<Option<Uuid>> {
         let (set, request) = self.request(false)?;
         let response = set.client.execute(request).await?;
-        Ok(response.headers.get("odata-entityid").and_then(|v| v.to_str().ok()).and_then(id_from_entity_url))
+        Ok(created_id(&response.headers))
     }
 
     /// Sends the write with `Prefer: return=representation` and returns the record as written.
@@ -515,4 +514,12 @@ impl<E> DeleteRequest<E> {
         }
         self.set.client.execute(request).await.map(drop)
     }
+}
+
+/// The id of a created or written record: from `OData-EntityId` (Dataverse), or else from `Location`
+/// (what other OData servers send with a `201 Created`).
+fn created_id(headers: &http::HeaderMap) -> Option<Uuid> {
+    ["odata-entityid", "location"]
+        .iter()
+        .find_map(|name| headers.get(*name).and_then(|v| v.to_str().ok()).and_then(id_from_entity_url))
 }

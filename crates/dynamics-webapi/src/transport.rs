@@ -268,8 +268,12 @@ impl Client {
                 Ok(url)
             }
             Target::Absolute(link) => {
-                let url = Url::parse(link)
-                    .map_err(|e| Error::decode(format!("the link `{link}` is not a URL: {e}"), None))?;
+                // OData allows relative links in payloads; Dataverse's are absolute, other servers' may not be.
+                let url = match Url::parse(link) {
+                    Err(url::ParseError::RelativeUrlWithoutBase) => root.join(link),
+                    parsed => parsed,
+                }
+                .map_err(|e| Error::decode(format!("the link `{link}` is not a URL: {e}"), None))?;
                 if url.origin() != root.origin() || !url.path().starts_with(root.path()) {
                     return Err(Error::decode(
                         format!("the link `{link}` points outside the service root {root}; it is not followed"),
