@@ -269,6 +269,41 @@ async fn update_of_a_missing_record_is_not_found_because_update_never_creates() 
     assert!(!error.is_concurrency_conflict() && !error.is_already_exists());
 }
 
+/// OData servers other than Dataverse answer an update-only write (`If-Match: *`) of a missing record with 412.
+#[tokio::test]
+async fn an_update_only_write_answered_412_is_not_found_too() {
+    let server = MockServer::start().await;
+    Mock::given(method("PATCH"))
+        .and(header("if-match", "*"))
+        .respond_with(json_response(412, r#"{"error":{"code":"","message":"Precondition failed."}}"#))
+        .mount(&server)
+        .await;
+    let (client, _, _) = webapi_client(&server);
+
+    let error = client.entity_set("accounts").update(account_id(), &json!({"name": "x"})).send().await.unwrap_err();
+
+    assert!(error.is_not_found(), "{error}");
+    assert!(!error.is_concurrency_conflict() && !error.is_already_exists());
+}
+
+#[tokio::test]
+async fn a_create_only_write_that_also_asks_for_if_match_is_refused_before_sending() {
+    let server = MockServer::start().await;
+    let (client, _, _) = webapi_client(&server);
+
+    let error = client
+        .entity_set("accounts")
+        .create_only(account_id(), &json!({"name": "x"}))
+        .if_match("*")
+        .send()
+        .await
+        .unwrap_err();
+
+    assert!(matches!(error, dynamics_webapi::Error::Config(_)), "{error:?}");
+    assert!(error.to_string().contains("cannot also require If-Match"), "{error}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}
+
 #[tokio::test]
 async fn upsert_sends_no_precondition() {
     let server = MockServer::start().await;

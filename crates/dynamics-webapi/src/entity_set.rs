@@ -403,8 +403,15 @@ impl<E> WriteRequest<E> {
     }
 
     /// Optimistic concurrency: write only if the record still has this ETag (from `@odata.etag`).
-    /// A mismatch fails with [`Error::is_concurrency_conflict`].
+    /// A mismatch fails with [`Error::is_concurrency_conflict`]. A create-only write cannot also carry
+    /// `If-Match` (the two preconditions contradict each other): `send` refuses it.
     pub fn if_match(mut self, etag: impl Into<String>) -> Self {
+        if self.precondition == Some(Precondition::IfNoneMatchAny) {
+            self.body = Err("a create-only write (If-None-Match: *) cannot also require If-Match; \
+                             use update(..).if_match(..) to change an existing record"
+                .to_owned());
+            return self;
+        }
         self.etag = Some(etag.into());
         self.precondition = Some(Precondition::IfMatchEtag);
         self

@@ -102,9 +102,11 @@ impl Error {
         }
     }
 
-    /// True for a record (or route) that does not exist: HTTP 404.
+    /// True for a record (or route) that does not exist: HTTP 404, or HTTP 412 for an update that required the
+    /// record to exist (`If-Match: *`), which is how OData servers other than Dataverse answer it.
     pub fn is_not_found(&self) -> bool {
-        self.service_error().is_some_and(|s| s.status == 404)
+        self.service_error()
+            .is_some_and(|s| s.status == 404 || (s.status == 412 && s.precondition == Some(Precondition::IfMatchAny)))
     }
 
     /// True when an `If-Match` ETag no longer matched: someone changed the record since it was read.
