@@ -3,7 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
 
-use dynamics_webapi::query::{Field, Query, Untyped};
+use dynamics_webapi::query::{Annotation, Field, Query, Untyped};
 use dynamics_webapi::{Patch, Record, RecordKey, RequestOptions, bind};
 use serde_json::{Value, json};
 use support::{API, fail_unmatched, http_messages, json_response, webapi_client};
@@ -86,6 +86,41 @@ async fn create_with_return_representation_returns_the_record_with_exact_money()
     assert_eq!(record.string("name").unwrap().as_deref(), Some("Sample Account"));
     assert_eq!(record.decimal("revenue").unwrap().unwrap().to_string(), "5000000.0000");
     assert_eq!(record.etag().as_deref(), Some("W/\"536530\""));
+}
+
+#[tokio::test]
+async fn send_returning_keeps_the_annotations_the_query_asks_for_beside_return_representation() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(json_response(
+            201,
+            r#"{"name":"x","statecode":0,"statecode@OData.Community.Display.V1.FormattedValue":"Active"}"#,
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("PATCH")).respond_with(json_response(200, r#"{"name":"y"}"#)).mount(&server).await;
+    let (client, _, _) = webapi_client(&server);
+    const NAME: Field<Untyped, Option<String>> = Field::new("name");
+    let query = Query::untyped("accounts").select(NAME).annotations([Annotation::FormattedValue]).max_page_size(5);
+
+    let _: Record =
+        client.entity_set("accounts").create(&json!({"name": "x"})).query(&query).send_returning().await.unwrap();
+    let _: Record = client
+        .entity_set("accounts")
+        .update(account_id(), &json!({"name": "y"}))
+        .query(&query)
+        .send_returning()
+        .await
+        .unwrap();
+
+    for request in server.received_requests().await.unwrap() {
+        assert_eq!(
+            request.headers.get("prefer").unwrap().to_str().unwrap(),
+            "return=representation, odata.include-annotations=\"OData.Community.Display.V1.FormattedValue\"",
+            "{} keeps the annotations and leaves out paging",
+            request.method
+        );
+    }
 }
 
 #[tokio::test]

@@ -87,6 +87,7 @@ impl<E> EntitySet<E> {
             body: serde_json::to_vec(body).map_err(|e| format!("the record cannot be serialised as JSON: {e}")),
             id: None,
             query: None,
+            prefer: None,
             options: None,
         }
     }
@@ -128,6 +129,7 @@ impl<E> EntitySet<E> {
             precondition,
             etag: None,
             query: None,
+            prefer: None,
             options: None,
         }
     }
@@ -231,6 +233,7 @@ pub struct CreateRequest<E> {
     body: std::result::Result<Vec<u8>, String>,
     id: Option<(String, Uuid)>,
     query: Option<std::result::Result<String, Error>>,
+    prefer: Option<String>,
     options: Option<RequestOptions>,
 }
 
@@ -249,9 +252,11 @@ impl<E> CreateRequest<E> {
         self
     }
 
-    /// Which columns (`$select`) and related records (`$expand`) [`send_returning`](Self::send_returning) returns.
+    /// Which columns (`$select`) and related records (`$expand`) [`send_returning`](Self::send_returning) returns,
+    /// with the annotations the query asks for.
     pub fn query(mut self, query: &Query<E>) -> Self {
         self.query = Some(single_record_query(query));
+        self.prefer = annotations_preference(query);
         self
     }
 
@@ -272,7 +277,7 @@ impl<E> CreateRequest<E> {
             .repeat(repeat)
             .options(self.options);
         if returning {
-            request = request.header(PREFER, RETURN_REPRESENTATION)?;
+            request = request.header(PREFER, &returning_prefer(self.prefer.as_deref()))?;
         }
         Ok((self.set, request, known_id))
     }
@@ -324,6 +329,19 @@ fn single_record_query<E>(query: &Query<E>) -> Result<String> {
     Ok(query.to_query_string()?)
 }
 
+/// The annotations a query asks for, as a preference (paging preferences mean nothing for one record).
+fn annotations_preference<E>(query: &Query<E>) -> Option<String> {
+    query.preferences().into_iter().find(|preference| preference.starts_with("odata.include-annotations"))
+}
+
+/// `Prefer: return=representation`, with the annotations asked for beside it.
+fn returning_prefer(annotations: Option<&str>) -> String {
+    match annotations {
+        Some(annotations) => format!("{RETURN_REPRESENTATION}, {annotations}"),
+        None => RETURN_REPRESENTATION.to_owned(),
+    }
+}
+
 /// The record `body` (a JSON object) with `column` set to `id`, every other value kept byte for byte.
 fn with_primary_id(body: &[u8], column: &str, id: Uuid) -> Result<Vec<u8>> {
     let not_an_object = || Error::config("a create with its own id needs a JSON object body");
@@ -357,7 +375,7 @@ impl<E, T: DeserializeOwned> RetrieveRequest<E, T> {
     /// Takes `$select` and `$expand` from a query, and its annotations (`Prefer`).
     pub fn query(mut self, query: &Query<E>) -> Self {
         self.query = Some(single_record_query(query));
-        self.prefer = query.prefer_header();
+        self.prefer = annotations_preference(query);
         self
     }
 
@@ -392,13 +410,16 @@ pub struct WriteRequest<E> {
     precondition: Option<Precondition>,
     etag: Option<String>,
     query: Option<std::result::Result<String, Error>>,
+    prefer: Option<String>,
     options: Option<RequestOptions>,
 }
 
 impl<E> WriteRequest<E> {
-    /// Which columns [`send_returning`](Self::send_returning) returns (`$select`).
+    /// Which columns [`send_returning`](Self::send_returning) returns (`$select`), with the annotations the
+    /// query asks for.
     pub fn query(mut self, query: &Query<E>) -> Self {
         self.query = Some(single_record_query(query));
+        self.prefer = annotations_preference(query);
         self
     }
 
@@ -440,7 +461,7 @@ impl<E> WriteRequest<E> {
             _ => request,
         };
         if returning {
-            request = request.header(PREFER, RETURN_REPRESENTATION)?;
+            request = request.header(PREFER, &returning_prefer(self.prefer.as_deref()))?;
         }
         Ok((self.set, request))
     }
