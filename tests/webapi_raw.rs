@@ -1,4 +1,5 @@
-//! The raw request (any path below the service root, through the same transport), relative next links,
+//! The raw request (any path below the service root, through the same transport), and tolerant reading:
+//! relative next links, error bodies with target, details and innererror,
 //! and a create answered with `Location` alone, against wiremock.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // Tests fail by panicking.
@@ -156,4 +157,22 @@ async fn a_create_answered_201_with_location_alone_reports_the_new_id() {
     let created = client.entity_set("accounts").create(&json!({"name": "x"})).send().await.unwrap();
 
     assert_eq!(created, id);
+}
+
+#[tokio::test]
+async fn an_error_bodys_target_details_and_inner_error_are_kept() {
+    let server = MockServer::start().await;
+    // OData 4.0 JSON format, section 21.1, as a third-party OData V4 server sends it.
+    let body = r#"{"error":{"code":"501","message":"Unsupported functionality","target":"query","details":[{"code":"301","target":"$search","message":"$search query option not supported"}],"innererror":{"trace":[],"context":{}}}}"#;
+    Mock::given(method("GET")).respond_with(json_response(501, body)).mount(&server).await;
+    let (client, _, _) = webapi_client(&server);
+
+    let error = client.raw(Method::GET, "accounts?$search=x").send().await.unwrap_err();
+
+    let service = error.service_error().unwrap();
+    assert_eq!((service.status(), service.code(), service.target()), (501, "501", Some("query")));
+    let detail = &service.error_details()[0];
+    assert_eq!((detail.code(), detail.target()), ("301", Some("$search")));
+    assert_eq!(detail.message(), "$search query option not supported");
+    assert_eq!(service.inner_error(), Some(r#"{"context":{},"trace":[]}"#));
 }

@@ -336,6 +336,9 @@ pub struct ServiceError {
     pub(crate) code: String,
     pub(crate) message: String,
     pub(crate) details: BTreeMap<String, String>,
+    pub(crate) target: Option<String>,
+    pub(crate) error_details: Vec<ErrorDetail>,
+    pub(crate) inner_error: Option<String>,
     pub(crate) method: String,
     pub(crate) path: String,
     pub(crate) request_id: Option<String>,
@@ -365,6 +368,21 @@ impl ServiceError {
     /// The error's annotations, such as `@Microsoft.PowerApps.CDS.HelpLink` or `…TraceText`, by name.
     pub fn details(&self) -> &BTreeMap<String, String> {
         &self.details
+    }
+
+    /// What the error is about (OData's `target`, such as a property or query option), when the server said.
+    pub fn target(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+
+    /// OData's `details`: the individual errors behind this one, when the server listed them.
+    pub fn error_details(&self) -> &[ErrorDetail] {
+        &self.error_details
+    }
+
+    /// OData's `innererror`, as the JSON text the server sent (a service-specific debugging aid).
+    pub fn inner_error(&self) -> Option<&str> {
+        self.inner_error.as_deref()
     }
 
     /// The server's request id, to quote to support.
@@ -422,6 +440,31 @@ impl fmt::Display for ServiceError {
 }
 
 impl std::error::Error for ServiceError {}
+
+/// One entry of an OData error's `details`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorDetail {
+    pub(crate) code: String,
+    pub(crate) message: String,
+    pub(crate) target: Option<String>,
+}
+
+impl ErrorDetail {
+    /// The detail's code.
+    pub fn code(&self) -> &str {
+        &self.code
+    }
+
+    /// The detail's message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// What the detail is about, when the server said.
+    pub fn target(&self) -> Option<&str> {
+        self.target.as_deref()
+    }
+}
 
 /// An answer that could not be read.
 #[derive(Debug, Clone)]

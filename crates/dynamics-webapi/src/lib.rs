@@ -34,8 +34,8 @@ pub use client::{Client, ClientBuilder, HttpVersion};
 pub use entity::Entity;
 pub use entity_set::{CreateRequest, DeleteRequest, EntitySet, RetrieveRequest, WriteRequest};
 pub use error::{
-    ConfigError, DecodeError, Error, OptionalExt, Precondition, Result, ServiceError, ServiceProtectionLimit,
-    TransportError,
+    ConfigError, DecodeError, Error, ErrorDetail, OptionalExt, Precondition, Result, ServiceError,
+    ServiceProtectionLimit, TransportError,
 };
 pub use key::RecordKey;
 pub use operation::{ActionCall, FunctionCall, WhoAmI};

@@ -44,9 +44,9 @@ pub(super) fn observation(answer: &Result<Answer, Error>, latency: Duration) -> 
         Ok(answer) => {
             let signal = match answer.status {
                 429 => {
-                    let (code, _, _) = super::error_body::parse_error_body(&answer.body);
+                    let body = super::error_body::parse_error_body(&answer.body);
                     Signal::Throttled {
-                        limit: crate::error::ServiceProtectionLimit::from_code(&code),
+                        limit: crate::error::ServiceProtectionLimit::from_code(&body.code),
                         retry_after: super::error_body::retry_after(&answer.headers),
                     }
                 }
@@ -166,6 +166,9 @@ mod tests {
             code: code.to_owned(),
             message: message.to_owned(),
             details: Default::default(),
+            target: None,
+            error_details: Vec::new(),
+            inner_error: None,
             method: "PATCH".to_owned(),
             path: "accounts(1)".to_owned(),
             request_id: None,
