@@ -340,6 +340,29 @@ async fn a_create_only_write_that_also_asks_for_if_match_is_refused_before_sendi
 }
 
 #[tokio::test]
+async fn a_conditional_retrieve_is_none_when_the_record_has_not_changed() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(header("if-none-match", "W/\"470867\""))
+        .respond_with(ResponseTemplate::new(304))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(header("if-none-match", "W/\"1\""))
+        .respond_with(json_response(200, r#"{"@odata.etag":"W/\"470867\"","name":"Contoso"}"#))
+        .mount(&server)
+        .await;
+    let (client, _, _) = webapi_client(&server);
+    let accounts = client.entity_set("accounts");
+
+    let unchanged = accounts.retrieve::<Record>(account_id()).send_if_changed("W/\"470867\"").await.unwrap();
+    let changed = accounts.retrieve::<Record>(account_id()).send_if_changed("W/\"1\"").await.unwrap();
+
+    assert!(unchanged.is_none());
+    assert_eq!(changed.unwrap().string("name").unwrap().as_deref(), Some("Contoso"));
+}
+
+#[tokio::test]
 async fn upsert_sends_no_precondition() {
     let server = MockServer::start().await;
     Mock::given(method("PATCH"))

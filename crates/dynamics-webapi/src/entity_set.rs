@@ -390,13 +390,41 @@ impl<E, T: DeserializeOwned> RetrieveRequest<E, T> {
     /// # Errors
     /// [`Error::is_not_found`] when there is no such record; otherwise as any request.
     pub async fn send(self) -> Result<T> {
+        let (client, request) = self.request()?;
+        decode_json(&client.execute(request).await?)
+    }
+
+    /// Sends the retrieve only in case the record changed since it had `etag` (from `@odata.etag`), with
+    /// `If-None-Match`: `Ok(None)` when the server answers `304 Not Modified`.
+    ///
+    /// ```no_run
+    /// # async fn run(client: dynamics_webapi::Client, id: uuid::Uuid, etag: String) -> dynamics_webapi::Result<()> {
+    /// let changed = client.entity_set("accounts").retrieve::<dynamics_webapi::Record>(id).send_if_changed(&etag).await?;
+    /// if changed.is_none() {
+    ///     println!("still as read");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`send`](Self::send); [`Error::Config`] when `etag` is not valid header text.
+    pub async fn send_if_changed(self, etag: &str) -> Result<Option<T>> {
+        let (client, request) = self.request()?;
+        let response = client.execute(request.header(IF_NONE_MATCH, etag)?).await?;
+        if response.status == 304 {
+            return Ok(None);
+        }
+        decode_json(&response).map(Some)
+    }
+
+    fn request(self) -> Result<(Client, ApiRequest)> {
         let path = self.set.record_path(&self.key)?;
         let query = self.query.transpose()?;
         let mut request = ApiRequest::new(Method::GET, path).query(query).options(self.options);
         if let Some(prefer) = &self.prefer {
             request = request.header(PREFER, prefer)?;
         }
-        decode_json(&self.set.client.execute(request).await?)
+        Ok((self.set.client, request))
     }
 }
 
