@@ -176,3 +176,36 @@ async fn an_error_bodys_target_details_and_inner_error_are_kept() {
     assert_eq!(detail.message(), "$search query option not supported");
     assert_eq!(service.inner_error(), Some(r#"{"context":{},"trace":[]}"#));
 }
+
+/// A FetchXML read whose URL would pass Dataverse's 32,768-character limit goes inside a `$batch`.
+#[tokio::test]
+async fn a_long_fetch_xml_read_is_sent_inside_a_batch() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(format!("{API}/$batch")))
+        .respond_with(|request: &wiremock::Request| {
+            let body = String::from_utf8_lossy(&request.body);
+            assert!(body.contains("GET /api/data/v9.2/accounts?fetchXml="), "{}", &body[..300.min(body.len())]);
+            let part = "--batchresponse_1\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n\
+                HTTP/1.1 200 OK\r\nContent-Type: application/json; odata.metadata=minimal\r\nOData-Version: 4.0\r\n\r\n\
+                {\"value\":[{\"name\":\"a\"},{\"name\":\"b\"}]}\r\n--batchresponse_1--\r\n";
+            ResponseTemplate::new(200).set_body_raw(part, "multipart/mixed; boundary=batchresponse_1")
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+    fail_unmatched(&server).await;
+    let (client, _, _) = webapi_client(&server);
+    let values: String =
+        (0..1_500).map(|i| format!("<value>{}</value>", Uuid::from_u128(i))).collect::<Vec<_>>().join("");
+    let xml = format!(
+        "<fetch><entity name='account'><attribute name='name'/><filter><condition attribute='accountid' operator='in'>{values}</condition></filter></entity></fetch>"
+    );
+
+    let records: Vec<_> = client.fetch_xml::<Record>("accounts", &xml).records().collect().await;
+
+    assert_eq!(records.len(), 2, "{records:?}");
+    assert_eq!(records[1].as_ref().unwrap().string("name").unwrap().as_deref(), Some("b"));
+    let requests = server.received_requests().await.unwrap();
+    assert!(requests.iter().all(|r| r.method.as_str() == "POST"), "no GET went out with the long URL");
+}

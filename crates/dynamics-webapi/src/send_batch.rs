@@ -55,17 +55,11 @@ impl Client {
                     response.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default();
                 batch.parse_response(status, content_type, response.body.clone()).map_err(Error::from)
             }
-            Err(Error::Transport(error)) if is_connect(&error) => Ok(BatchResponse::not_sent(batch)),
+            Err(error) if error.is_connect_failure() => Ok(BatchResponse::not_sent(batch)),
             Err(Error::Transport(_) | Error::Timeout(_)) => Ok(BatchResponse::unknown(batch)),
             Err(error) => Err(error),
         }
     }
-}
-
-fn is_connect(error: &crate::error::TransportError) -> bool {
-    std::error::Error::source(error)
-        .and_then(|source| source.downcast_ref::<reqwest::Error>())
-        .is_some_and(reqwest::Error::is_connect)
 }
 
 impl From<BatchError> for Error {
