@@ -463,3 +463,61 @@ async fn a_next_link_pointing_at_its_own_page_ends_the_stream_with_an_error_not_
     assert!(matches!(results[1], Err(dynamics_webapi::Error::Decode(_))), "{:?}", results[1]);
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
+
+/// Request options apply to every page of a paged read, FetchXML ones included.
+#[tokio::test]
+async fn request_options_go_with_every_page() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/contacts")))
+        .and(query_param("$skiptoken", "2"))
+        .respond_with(json_response(200, r#"{"value":[{"fullname":"b"}]}"#))
+        .mount(&server)
+        .await;
+    let next = format!("{}{API}/contacts?$select=fullname&$skiptoken=2", server.uri());
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/contacts")))
+        .respond_with(json_response(200, &format!(r#"{{"value":[{{"fullname":"a"}}],"@odata.nextLink":"{next}"}}"#)))
+        .mount(&server)
+        .await;
+    let (client, _, _) = webapi_client(&server);
+    let step = uuid::Uuid::from_u128(1);
+    let options = dynamics_webapi::RequestOptions::new()
+        .strong_consistency()
+        .bypass_business_logic(dynamics_webapi::BusinessLogic::All)
+        .bypass_steps([step])
+        .merge_labels(true)
+        .suppress_callback_registration_expander_job(true)
+        .tag("nightly import")
+        .header("x-contoso-run", "42");
+
+    let names: Vec<Record> =
+        client.query::<Record, _>(&contacts_query()).options(options).records().try_collect().await.unwrap();
+
+    assert_eq!(names.len(), 2);
+    let requests = server.received_requests().await.unwrap();
+    for request in &requests {
+        let header = |name: &str| header_text(request, name);
+        assert_eq!(header("consistency").as_deref(), Some("Strong"));
+        assert_eq!(header("mscrm.bypassbusinesslogicexecution").as_deref(), Some("CustomSync,CustomAsync"));
+        assert_eq!(header("mscrm.bypassbusinesslogicexecutionstepids").as_deref(), Some(step.to_string().as_str()));
+        assert_eq!(header("mscrm.mergelabels").as_deref(), Some("true"));
+        assert_eq!(header("mscrm.suppresscallbackregistrationexpanderjob").as_deref(), Some("true"));
+        assert_eq!(header("x-contoso-run").as_deref(), Some("42"));
+        assert!(raw_query(request).ends_with("&tag=nightly%20import"), "{}", raw_query(request));
+    }
+    assert_eq!(raw_query(&requests[1]), "$select=fullname&$skiptoken=2&tag=nightly%20import");
+}
+
+#[tokio::test]
+async fn a_bad_header_in_the_options_is_refused_before_sending() {
+    let server = MockServer::start().await;
+    fail_unmatched(&server).await;
+    let (client, _, _) = webapi_client(&server);
+
+    let options = dynamics_webapi::RequestOptions::new().header("bad name", "x");
+    let error = client.query::<Record, _>(&contacts_query()).options(options).first_page().await.unwrap_err();
+
+    assert!(matches!(error, dynamics_webapi::Error::Config(_)), "{error:?}");
+    assert!(server.received_requests().await.unwrap().is_empty());
+}

@@ -39,7 +39,7 @@ pub use error::{
 };
 pub use key::RecordKey;
 pub use operation::{ActionCall, FunctionCall, WhoAmI};
-pub use options::RequestOptions;
+pub use options::{BusinessLogic, RequestOptions};
 pub use page::{Page, PagePosition, PagedRead};
 pub use rate_limits::RateLimits;
 pub use raw::{RawRequest, RawResponse};

@@ -14,6 +14,7 @@ use crate::client::Client;
 use crate::entity_set::PREFER;
 use crate::error::{Error, Result};
 use crate::fetch_xml::{FetchXmlCursor, PagingCookie};
+use crate::options::RequestOptions;
 use crate::query::Query;
 use crate::response::decode_json;
 use crate::transport::ApiRequest;
@@ -127,6 +128,7 @@ struct Envelope<T> {
 pub struct PagedRead<T> {
     client: Client,
     start: std::result::Result<Start, Error>,
+    options: Option<RequestOptions>,
     output: std::marker::PhantomData<fn() -> T>,
 }
 
@@ -144,21 +146,40 @@ impl Client {
             query: text,
             prefer: query.prefer_header(),
         });
-        PagedRead { client: self.clone(), start, output: std::marker::PhantomData }
+        PagedRead { client: self.clone(), start, options: None, output: std::marker::PhantomData }
     }
 
     /// Continues a paged read from a saved position.
     pub fn resume<T: DeserializeOwned>(&self, position: PagePosition) -> PagedRead<T> {
-        PagedRead { client: self.clone(), start: Ok(Start::Position(position)), output: std::marker::PhantomData }
+        PagedRead {
+            client: self.clone(),
+            start: Ok(Start::Position(position)),
+            options: None,
+            output: std::marker::PhantomData,
+        }
     }
 
     pub(crate) fn paged<T>(&self, position: PagePosition) -> PagedRead<T> {
-        PagedRead { client: self.clone(), start: Ok(Start::Position(position)), output: std::marker::PhantomData }
+        PagedRead {
+            client: self.clone(),
+            start: Ok(Start::Position(position)),
+            options: None,
+            output: std::marker::PhantomData,
+        }
     }
 
     /// A read that fails with `error` when it is started, before anything is sent.
     pub(crate) fn paged_error<T>(&self, error: Error) -> PagedRead<T> {
-        PagedRead { client: self.clone(), start: Err(error), output: std::marker::PhantomData }
+        PagedRead { client: self.clone(), start: Err(error), options: None, output: std::marker::PhantomData }
+    }
+}
+
+impl<T> PagedRead<T> {
+    /// Request options (impersonation, `Consistency: Strong`, a header of the caller's, …) for every page.
+    #[must_use]
+    pub fn options(mut self, options: RequestOptions) -> Self {
+        self.options = Some(options);
+        self
     }
 }
 
@@ -169,19 +190,23 @@ impl<T: DeserializeOwned + Send + 'static> PagedRead<T> {
     /// As any request; [`Error::Decode`] when a record cannot be read as `T`.
     pub async fn first_page(self) -> Result<Page<T>> {
         let start = self.start?;
-        fetch_page(&self.client, start).await
+        fetch_page(&self.client, start, self.options).await
     }
 
     /// All pages, lazily: a page is requested when the one before has been taken.
     pub fn pages(self) -> impl Stream<Item = Result<Page<T>>> + Send + 'static {
         let client = self.client;
-        stream::try_unfold((client, Some(self.start)), |(client, start)| async move {
-            let Some(start) = start else {
-                return Ok(None);
-            };
-            let page = fetch_page::<T>(&client, start?).await?;
-            let next = page.next.clone().map(|position| Ok(Start::Position(position)));
-            Ok(Some((page, (client, next))))
+        let options = self.options;
+        stream::try_unfold((client, Some(self.start)), move |(client, start)| {
+            let options = options.clone();
+            async move {
+                let Some(start) = start else {
+                    return Ok(None);
+                };
+                let page = fetch_page::<T>(&client, start?, options).await?;
+                let next = page.next.clone().map(|position| Ok(Start::Position(position)));
+                Ok(Some((page, (client, next))))
+            }
         })
     }
 
@@ -192,6 +217,7 @@ impl<T: DeserializeOwned + Send + 'static> PagedRead<T> {
         // Hand-rolled rather than `pages().try_flatten()`: a record already in memory is handed out
         // without going through layers of stream adapters, which shows at thousands of records a page.
         let client = self.client;
+        let options = self.options;
         let mut start = Some(self.start);
         let mut current = Vec::new().into_iter();
         let mut fetching: Option<BoxFuture<'static, Result<Page<T>>>> = None;
@@ -221,8 +247,8 @@ impl<T: DeserializeOwned + Send + 'static> PagedRead<T> {
                     None => return Poll::Ready(None),
                     Some(Err(error)) => return Poll::Ready(Some(Err(error))),
                     Some(Ok(next)) => {
-                        let client = client.clone();
-                        fetching = Some(Box::pin(async move { fetch_page::<T>(&client, next).await }));
+                        let (client, options) = (client.clone(), options.clone());
+                        fetching = Some(Box::pin(async move { fetch_page::<T>(&client, next, options).await }));
                     }
                 }
             }
@@ -230,7 +256,11 @@ impl<T: DeserializeOwned + Send + 'static> PagedRead<T> {
     }
 }
 
-async fn fetch_page<T: DeserializeOwned>(client: &Client, start: Start) -> Result<Page<T>> {
+async fn fetch_page<T: DeserializeOwned>(
+    client: &Client,
+    start: Start,
+    options: Option<RequestOptions>,
+) -> Result<Page<T>> {
     let mut current_link = None;
     let (request, prefer, cursor) = match start {
         Start::Query { entity_set, query, prefer } => {
@@ -248,7 +278,8 @@ async fn fetch_page<T: DeserializeOwned>(client: &Client, start: Start) -> Resul
     let request = match &prefer {
         Some(prefer) => request.header(PREFER, prefer)?,
         None => request,
-    };
+    }
+    .options(options);
     let envelope: Envelope<T> = decode_json(&client.execute(request).await?)?;
     if envelope.next_link.is_some() && envelope.next_link == current_link {
         // Following it would read the same page forever.

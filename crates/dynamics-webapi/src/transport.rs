@@ -148,10 +148,18 @@ impl Client {
     /// judged by [`judge`]. Returns a success answer or the error of the last attempt.
     pub(crate) async fn execute(&self, request: ApiRequest) -> Result<ApiResponse> {
         let inner = &*self.inner;
-        let url = self.url_for(&request.target)?;
-        match &request.options {
-            Some(options) => inner.options.merged_with(options).check()?,
-            None => inner.options.check()?,
+        let mut url = self.url_for(&request.target)?;
+        let options = match &request.options {
+            Some(options) => inner.options.merged_with(options),
+            None => inner.options.clone(),
+        };
+        options.check()?;
+        if let Some(tag) = options.tag_query() {
+            let query = match url.query() {
+                Some(query) if !query.is_empty() => format!("{query}&{tag}"),
+                _ => tag,
+            };
+            url.set_query(Some(&query));
         }
         if request.method == Method::GET && url.as_str().len() > MAX_URL_LENGTH {
             return Box::pin(self.execute_inside_batch(&request, &url)).await;
