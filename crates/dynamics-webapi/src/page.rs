@@ -176,7 +176,6 @@ impl Client {
 
 impl<T> PagedRead<T> {
     /// Request options (impersonation, `Consistency: Strong`, a header of the caller's, …) for every page.
-    #[must_use]
     pub fn options(mut self, options: RequestOptions) -> Self {
         self.options = Some(options);
         self
