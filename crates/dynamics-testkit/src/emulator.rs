@@ -460,8 +460,9 @@ impl EmulatorBuilder {
     ///     .start()
     ///     .await?;
     /// // … run the code under test against emulator.org_url() …
-    /// let proxy = emulator.fault_proxy().expect("built with connection faults");
-    /// println!("{:?}", proxy.counts());
+    /// if let Some(proxy) = emulator.fault_proxy() {
+    ///     println!("{:?}", proxy.counts());
+    /// }
     /// # Ok(())
     /// # }
     /// ```
