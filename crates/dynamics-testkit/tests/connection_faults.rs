@@ -327,3 +327,76 @@ async fn a_client_creating_300_records_through_faults_leaves_exactly_the_committ
     assert_eq!(counts.requests, posts.len() as u64);
     assert!(outcomes.iter().any(|(_, outcome)| outcome.is_err()), "faults surface as errors");
 }
+
+#[tokio::test]
+async fn faults_can_be_changed_while_the_proxy_runs() {
+    let emulator = emulator_with(ConnectionFaults::none()).await;
+    let bearer = support::bearer(&emulator).await;
+    let http = reqwest::Client::new();
+    let proxy = emulator.fault_proxy().unwrap();
+    assert_eq!(who_am_i(&http, &emulator, &bearer).await.unwrap().status(), 200);
+    proxy.set_faults(ConnectionFaults::seeded(3).on_request(1, ConnectionFault::ServiceUnavailable)).unwrap();
+    assert_eq!(who_am_i(&http, &emulator, &bearer).await.unwrap().status(), 503, "counting starts again");
+    assert!(proxy.set_faults(ConnectionFaults::seeded(3).closed_before_read(2.0)).is_err());
+    proxy.set_faults(ConnectionFaults::none()).unwrap();
+    assert_eq!(who_am_i(&http, &emulator, &bearer).await.unwrap().status(), 200);
+    assert_eq!(proxy.counts().requests, 3);
+    proxy.clear();
+    assert!(proxy.requests().is_empty());
+    assert_eq!(proxy.counts(), dynamics_testkit::FaultCounts::default());
+    assert_eq!(who_am_i(&http, &emulator, &bearer).await.unwrap().status(), 200);
+    assert_eq!(proxy.requests()[0].index(), 3, "indexes go on counting after a clear");
+}
+
+/// A loopback server that answers `/chunked` in chunks on a kept-alive connection, and anything else with a body
+/// that ends when it closes the connection.
+async fn framing_server() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let uri = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut reader = tokio::io::BufReader::new(socket);
+                loop {
+                    let mut head = String::new();
+                    while !head.ends_with("\r\n\r\n") {
+                        if tokio::io::AsyncBufReadExt::read_line(&mut reader, &mut head).await.unwrap_or(0) == 0 {
+                            return;
+                        }
+                    }
+                    let socket = reader.get_mut();
+                    if head.starts_with("GET /chunked ") {
+                        let answer = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n";
+                        socket.write_all(answer.as_bytes()).await.unwrap();
+                    } else {
+                        socket
+                            .write_all(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end")
+                            .await
+                            .unwrap();
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    uri
+}
+
+#[tokio::test]
+async fn chunked_answers_keep_the_connection_and_answers_ended_by_a_close_end_it() {
+    let proxy = FaultProxy::start(&framing_server().await, ConnectionFaults::none()).unwrap();
+    let http = reqwest::Client::new();
+    for _ in 0..3 {
+        let body = http.get(format!("{}/chunked", proxy.uri())).send().await.unwrap().text().await.unwrap();
+        assert_eq!(body, "hello world");
+    }
+    assert_eq!(proxy.counts().connections, 1, "chunked answers are delimited, so the connection stays");
+    for _ in 0..2 {
+        let body = http.get(format!("{}/close", proxy.uri())).send().await.unwrap().text().await.unwrap();
+        assert_eq!(body, "until the end");
+    }
+    let connections: Vec<u64> = proxy.requests().iter().map(|request| request.connection()).collect();
+    assert_eq!(connections, [0, 0, 0, 0, 1], "an answer ended by a close ends the client's connection too");
+    let statuses: Vec<Option<u16>> = proxy.requests().iter().map(|request| request.upstream_status()).collect();
+    assert_eq!(statuses, [Some(200); 5]);
+}
