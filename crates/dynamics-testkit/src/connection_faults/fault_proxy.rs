@@ -14,6 +14,7 @@ use url::Url;
 use super::message::{self, Framing, Message};
 use super::plan::Decider;
 use super::{ConnectionFault, ConnectionFaults, FaultCounts, ProxiedRequest};
+use crate::faults;
 use crate::reply::Reply;
 use crate::{Error, Result};
 
@@ -302,13 +303,12 @@ impl Connection {
                     return;
                 }
                 Some(ConnectionFault::Hang) => return hold(client).await,
-                Some(fault @ (ConnectionFault::ServiceUnavailable | ConnectionFault::Throttled { .. })) => {
-                    let reply = fault.own_reply().unwrap_or_else(|| Reply::empty(500));
-                    self.finish(index, None, Some(reply.status));
-                    match client.get_mut().write_all(&message::encode(&reply)).await {
-                        Ok(()) => Next::KeepAlive,
-                        Err(_) => Next::Close,
-                    }
+                Some(ConnectionFault::ServiceUnavailable) => {
+                    let reply = faults::unavailable_reply("connection fault: service_unavailable");
+                    self.answer(&mut client, index, &reply).await
+                }
+                Some(ConnectionFault::Throttled { retry_after, kind }) => {
+                    self.answer(&mut client, index, &kind.reply(retry_after)).await
                 }
             };
             if matches!(next, Next::Close) || client_closes {
@@ -384,6 +384,15 @@ impl Connection {
         });
         if passed == Some(true) {
             state.counts.passed -= 1;
+        }
+    }
+
+    /// Sends the proxy's own answer; the connection stays open.
+    async fn answer(&self, client: &mut BufReader<TcpStream>, index: u64, reply: &Reply) -> Next {
+        self.finish(index, None, Some(reply.status));
+        match client.get_mut().write_all(&message::encode(reply)).await {
+            Ok(()) => Next::KeepAlive,
+            Err(_) => Next::Close,
         }
     }
 

@@ -2,7 +2,6 @@
 
 use std::time::Duration;
 
-use crate::reply::Reply;
 use crate::{Error, Result, ThrottleKind};
 
 /// A fault the [`FaultProxy`](crate::FaultProxy) injects into one request, at the connection level.
@@ -50,15 +49,6 @@ impl ConnectionFault {
     /// Whether the upstream server receives the request (only [`ClosedAfterCommit`](Self::ClosedAfterCommit) is forwarded).
     pub fn reaches_upstream(&self) -> bool {
         matches!(self, Self::ClosedAfterCommit)
-    }
-
-    /// The answer the proxy sends itself for this fault, if it sends one.
-    pub(crate) fn own_reply(&self) -> Option<Reply> {
-        match *self {
-            Self::ServiceUnavailable => Some(crate::faults::unavailable_reply("connection fault: service_unavailable")),
-            Self::Throttled { retry_after, kind } => Some(kind.reply(retry_after)),
-            Self::ClosedBeforeRead | Self::ClosedAfterCommit | Self::Hang => None,
-        }
     }
 }
 
