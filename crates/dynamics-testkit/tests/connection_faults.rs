@@ -400,3 +400,36 @@ async fn chunked_answers_keep_the_connection_and_answers_ended_by_a_close_end_it
     let statuses: Vec<Option<u16>> = proxy.requests().iter().map(|request| request.upstream_status()).collect();
     assert_eq!(statuses, [Some(200); 5]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_through_faults_leave_the_committed_requests_in_the_store() {
+    use futures_util::StreamExt;
+
+    let faults =
+        ConnectionFaults::seeded(11).closed_after_commit(0.05).closed_before_read(0.05).service_unavailable(0.05);
+    let emulator = emulator_with(faults).await;
+    let client = support::client(&emulator);
+    let outcomes: Vec<bool> = futures_util::stream::iter(0..200)
+        .map(|i| {
+            let accounts = client.entity_set("accounts");
+            async move { accounts.create(&json!({ "name": format!("Parallel {i:03}") })).send().await.is_ok() }
+        })
+        .buffer_unordered(8)
+        .collect()
+        .await;
+
+    let proxy = emulator.fault_proxy().unwrap();
+    let mut committed: Vec<String> = proxy
+        .matching("POST", ACCOUNTS)
+        .iter()
+        .filter(|request| request.is_committed())
+        .map(|request| request.body_json().unwrap()["name"].as_str().unwrap().to_owned())
+        .collect();
+    let mut stored = account_names(&emulator);
+    committed.sort();
+    stored.sort();
+    assert_eq!(stored, committed);
+    assert!(proxy.counts().connections > 1, "requests in flight at once came on several connections");
+    let succeeded = outcomes.iter().filter(|ok| **ok).count();
+    assert!((150..200).contains(&succeeded), "most succeed, some fail: {succeeded}");
+}
