@@ -79,6 +79,7 @@ impl Emulator {
 
     /// The org URL without a trailing slash, such as `http://127.0.0.1:40123`;
     /// the Web API is at `<org_url>/api/data/v9.2/`. It is also the token audience (resource).
+    /// With [`EmulatorBuilder::connection_faults`] it is the fault proxy's URL.
     pub fn org_url(&self) -> String {
         self.shared.config.org_url.clone()
     }
