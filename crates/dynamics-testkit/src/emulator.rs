@@ -10,6 +10,7 @@ use uuid::Uuid;
 use wiremock::matchers::any;
 use wiremock::{Mock, MockServer};
 
+use crate::connection_faults::{ConnectionFaults, FaultProxy};
 use crate::faults::FaultPlan;
 use crate::journal::{Counters, Server};
 use crate::router::Router;
@@ -40,6 +41,7 @@ pub(crate) const DEFAULT_CLIENT_SECRET: &str = "Tk8Q~emulator.secret-value_not.a
 pub struct Emulator {
     shared: Arc<Shared>,
     _servers: Arc<[MockServer; 2]>,
+    proxy: Option<FaultProxy>,
 }
 
 impl fmt::Debug for Emulator {
@@ -50,6 +52,7 @@ impl fmt::Debug for Emulator {
             .field("tenant_id", &self.shared.config.tenant_id)
             .field("client_id", &self.shared.config.client_id)
             .field("client_secret", &"<redacted>")
+            .field("fault_proxy", &self.proxy)
             .finish()
     }
 }
@@ -76,6 +79,7 @@ impl Emulator {
 
     /// The org URL without a trailing slash, such as `http://127.0.0.1:40123`;
     /// the Web API is at `<org_url>/api/data/v9.2/`. It is also the token audience (resource).
+    /// With [`EmulatorBuilder::connection_faults`] it is the fault proxy's URL.
     pub fn org_url(&self) -> String {
         self.shared.config.org_url.clone()
     }
@@ -137,6 +141,13 @@ impl Emulator {
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value.to_owned()))
         .collect()
+    }
+
+    /// The proxy in front of the org when the emulator was built with
+    /// [`EmulatorBuilder::connection_faults`]: what it injected ([`FaultProxy::requests`], [`FaultProxy::counts`]),
+    /// and [`FaultProxy::set_faults`] to change the faults while the emulator runs. `None` otherwise.
+    pub fn fault_proxy(&self) -> Option<&FaultProxy> {
+        self.proxy.as_ref()
     }
 
     /// A handle to inject and clear faults while the emulator runs.
@@ -226,6 +237,7 @@ pub struct EmulatorBuilder {
     max_bulk_targets: Option<usize>,
     max_bulk_bytes: Option<usize>,
     file_chunk_size: usize,
+    connection_faults: Option<ConnectionFaults>,
 }
 
 /// `Debug` shows the configuration, never the client secret (as [`Emulator`]'s does not).
@@ -249,6 +261,7 @@ impl fmt::Debug for EmulatorBuilder {
             .field("max_bulk_targets", &self.max_bulk_targets)
             .field("max_bulk_bytes", &self.max_bulk_bytes)
             .field("file_chunk_size", &self.file_chunk_size)
+            .field("connection_faults", &self.connection_faults)
             .finish()
     }
 }
@@ -273,6 +286,7 @@ impl Default for EmulatorBuilder {
             max_bulk_targets: None,
             max_bulk_bytes: None,
             file_chunk_size: DEFAULT_CHUNK_SIZE,
+            connection_faults: None,
         }
     }
 }
@@ -426,11 +440,46 @@ impl EmulatorBuilder {
         self
     }
 
-    /// Starts both servers on loopback ports and seeds the tables.
+    /// Puts a [`FaultProxy`] with these faults in front of the org: [`Emulator::org_url`] is then the proxy's URL
+    /// (the token audience, the base of `@odata.nextLink`s and of every other URL the org answers with), so any
+    /// client built from the emulator's settings meets the faults. The token endpoints are not behind it.
+    /// [`Emulator::fault_proxy`] tells what was injected.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> dynamics_testkit::Result<()> {
+    /// use std::time::Duration;
+    /// use dynamics_testkit::{ConnectionFaults, Emulator, ThrottleKind};
+    ///
+    /// let emulator = Emulator::builder()
+    ///     .connection_faults(
+    ///         ConnectionFaults::seeded(42)
+    ///             .closed_after_commit(0.005)
+    ///             .closed_before_read(0.005)
+    ///             .service_unavailable(0.01)
+    ///             .throttled(0.02, Duration::from_secs(1), ThrottleKind::RequestCount),
+    ///     )
+    ///     .start()
+    ///     .await?;
+    /// // … run the code under test against emulator.org_url() …
+    /// if let Some(proxy) = emulator.fault_proxy() {
+    ///     println!("{:?}", proxy.counts());
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn connection_faults(mut self, faults: ConnectionFaults) -> Self {
+        self.connection_faults = Some(faults);
+        self
+    }
+
+    /// Starts both servers on loopback ports (and the fault proxy, with
+    /// [`connection_faults`](Self::connection_faults)) and seeds the tables.
     ///
     /// # Errors
-    /// [`Error::Config`] for an empty tenant id, client id or secret, or a page size, bulk limit or file chunk size of 0;
-    /// [`Error::Seed`] for a seed record that is not a JSON object or has a non-GUID primary id.
+    /// [`Error::Config`] for an empty tenant id, client id or secret, a page size, bulk limit or file chunk size of 0,
+    /// or connection faults whose rates or counts cannot be used;
+    /// [`Error::Seed`] for a seed record that is not a JSON object or has a non-GUID primary id;
+    /// [`Error::Loopback`] when the fault proxy cannot start.
     pub async fn start(self) -> Result<Emulator> {
         for (setting, value) in
             [("tenant_id", &self.tenant_id), ("client_id", &self.client_id), ("client_secret", &self.client_secret)]
@@ -450,6 +499,9 @@ impl EmulatorBuilder {
         if self.page_size == 0 {
             return Err(Error::Config { setting: "page_size", reason: "it must be at least 1".to_owned() });
         }
+        if let Some(faults) = &self.connection_faults {
+            faults.check()?;
+        }
         let ids = seed::Ids::default();
         let mut store = Store::new(self.specs);
         for relationship in self.relationships {
@@ -468,11 +520,16 @@ impl EmulatorBuilder {
         // The journal records requests; wiremock's own recording would only hold a second copy.
         let authority = MockServer::builder().disable_request_recording().start().await;
         let org = MockServer::builder().disable_request_recording().start().await;
+        let proxy = self.connection_faults.map(|faults| FaultProxy::start(&org.uri(), faults)).transpose()?;
+        let org_url = match &proxy {
+            Some(proxy) => proxy.uri(),
+            None => org.uri().trim_end_matches('/').to_owned(),
+        };
         let config = Config {
             tenant_id: self.tenant_id,
             client_id: self.client_id,
             client_secret: self.client_secret,
-            org_url: org.uri().trim_end_matches('/').to_owned(),
+            org_url,
             authority_host: authority.uri().trim_end_matches('/').to_owned(),
             extra_resources: self.extra_resources,
             user_id: ids.user_id,
@@ -504,7 +561,7 @@ impl EmulatorBuilder {
             .mount(&authority)
             .await;
         Mock::given(any()).respond_with(Router { shared: Arc::clone(&shared), server: Server::Org }).mount(&org).await;
-        Ok(Emulator { shared, _servers: Arc::new([authority, org]) })
+        Ok(Emulator { shared, _servers: Arc::new([authority, org]), proxy })
     }
 }
 

@@ -28,6 +28,16 @@ pub enum Error {
         /// What is wrong with the change.
         reason: String,
     },
+    /// A loopback server could not be started, such as the [`FaultProxy`](crate::FaultProxy):
+    /// no port could be bound, or its thread could not start.
+    #[error("cannot start a loopback server: {what} failed")]
+    Loopback {
+        /// The step that failed, such as `binding a port`.
+        what: &'static str,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// The result type of the emulator's own API.

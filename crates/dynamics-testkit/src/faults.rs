@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde_json::json;
+
 use crate::SetupState;
+use crate::reply::Reply;
 use crate::state::Shared;
 
 /// Which service protection limit a throttled request reports.
@@ -47,6 +50,22 @@ impl ThrottleKind {
             Self::ConcurrentRequests => "Number of concurrent requests exceeded the limit of 52.",
         }
     }
+
+    /// The `429` Dataverse answers for this limit: `Retry-After` in whole seconds (rounded up) and the error body.
+    pub(crate) fn reply(self, retry_after: Duration) -> Reply {
+        let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+        let body = json!({"error": {"code": self.code(), "message": self.message()}});
+        Reply::json(429, &body).header("Retry-After", seconds.to_string())
+    }
+}
+
+/// The `503` of an outage, its message naming the testkit fault (`fault`) that caused it.
+pub(crate) fn unavailable_reply(fault: &str) -> Reply {
+    let body = json!({"error": {
+        "code": "0x80040216",
+        "message": format!("The service is temporarily unavailable. Try again later. (dynamics-testkit {fault})"),
+    }});
+    Reply::json(503, &body)
 }
 
 /// When a fault fires.

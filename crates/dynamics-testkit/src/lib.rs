@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod aad;
+mod connection_faults;
 mod emulator;
 mod entity_set_spec;
 mod error;
@@ -13,6 +14,7 @@ mod setup_state;
 mod state;
 mod webapi;
 
+pub use connection_faults::{ConnectionFault, ConnectionFaults, FaultCounts, FaultProxy, FaultRule, ProxiedRequest};
 pub use emulator::{Emulator, EmulatorBuilder};
 pub use entity_set_spec::EntitySetSpec;
 pub use error::{Error, Result};

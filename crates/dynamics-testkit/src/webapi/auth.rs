@@ -1,11 +1,10 @@
 //! The bearer check and the faults that act before a request is handled (401 once, 429, 503).
 
-use serde_json::json;
 use time::OffsetDateTime;
 use wiremock::Request;
 
 use super::Ctx;
-use crate::faults::FaultDecision;
+use crate::faults::{self, FaultDecision};
 use crate::reply::Reply;
 
 /// `None` when the request may proceed, or the refusal to send.
@@ -40,17 +39,11 @@ pub(crate) fn check(ctx: &mut Ctx<'_>, request: &Request) -> Option<Reply> {
         }
         FaultDecision::Throttle { retry_after, kind } => {
             ctx.state.counters.throttled += 1;
-            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-            let body = json!({"error": {"code": kind.code(), "message": kind.message()}});
-            Some(Reply::json(429, &body).header("Retry-After", seconds.to_string()))
+            Some(kind.reply(retry_after))
         }
         FaultDecision::Unavailable => {
             ctx.state.counters.unavailable += 1;
-            let body = json!({"error": {
-                "code": "0x80040216",
-                "message": "The service is temporarily unavailable. Try again later. (dynamics-testkit fault: unavailable)",
-            }});
-            Some(Reply::json(503, &body))
+            Some(faults::unavailable_reply("fault: unavailable"))
         }
     }
 }
