@@ -9,6 +9,7 @@ mod journal;
 mod reply;
 mod router;
 mod seed;
+pub mod service_protection;
 mod setup_state;
 mod state;
 mod webapi;
