@@ -6,6 +6,7 @@ mod entity_set_spec;
 mod error;
 mod faults;
 mod journal;
+pub mod loopback;
 mod reply;
 mod router;
 mod seed;

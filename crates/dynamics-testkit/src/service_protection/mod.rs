@@ -499,10 +499,8 @@ mod tests {
 
     #[test]
     fn budget_headers_report_what_is_left_and_can_be_turned_off() {
-        let budget = Budget::unlimited()
-            .requests(10, SECOND)
-            .execution_time(SECOND)
-            .latency(Duration::from_millis(100));
+        let budget =
+            Budget::unlimited().requests(10, SECOND).execution_time(SECOND).latency(Duration::from_millis(100));
         let mut model = ServiceProtection::new(budget.clone());
         let served = serve(&mut model, Instant::now());
         let headers = served.headers().expect("headers on by default");
