@@ -35,6 +35,7 @@ pub struct Budget {
     pub(crate) max_concurrent: Option<usize>,
     pub(crate) concurrency_retry_after: Duration,
     pub(crate) penalty: Duration,
+    pub(crate) penalty_from_arrival: bool,
     pub(crate) latency: Duration,
     pub(crate) latency_per_record: Duration,
     pub(crate) isolated: Option<IsolatedRefusals>,
@@ -51,6 +52,7 @@ impl Budget {
             max_concurrent: None,
             concurrency_retry_after: Duration::from_secs(1),
             penalty: Duration::ZERO,
+            penalty_from_arrival: false,
             latency: Duration::ZERO,
             latency_per_record: Duration::ZERO,
             isolated: None,
@@ -94,8 +96,20 @@ impl Budget {
     }
 
     /// Added to the end of the throttle for every request that arrives while the server is throttled.
+    ///
+    /// Added up, penalties outgrow any client that retries each refused request after its own `Retry-After`
+    /// with two or more requests in flight: each one's wait ends before the penalties the others added since.
     pub fn penalty(mut self, penalty: Duration) -> Self {
         self.penalty = penalty;
+        self.penalty_from_arrival = false;
+        self
+    }
+
+    /// The milder penalty: the throttle lasts at least `penalty` after every request that arrives while it holds
+    /// (its end becomes the later of its end and the arrival plus `penalty`).
+    pub fn penalty_from_arrival(mut self, penalty: Duration) -> Self {
+        self.penalty = penalty;
+        self.penalty_from_arrival = true;
         self
     }
 

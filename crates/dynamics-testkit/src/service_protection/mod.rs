@@ -352,6 +352,23 @@ mod tests {
     }
 
     #[test]
+    fn a_penalty_from_arrival_only_keeps_the_throttle_going() {
+        let budget = Budget::unlimited().requests(1, SECOND * 2).penalty_from_arrival(Duration::from_millis(500));
+        let mut model = ServiceProtection::new(budget);
+        let start = Instant::now();
+        let served = serve(&mut model, start);
+        model.finish(served);
+        assert_eq!(refuse(&mut model, start).retry_after(), SECOND * 2);
+        // Early requests within the throttle do not add up: the end stays at t=2 ...
+        assert_eq!(refuse(&mut model, start + SECOND).retry_after(), SECOND);
+        assert_eq!(refuse(&mut model, start + SECOND).retry_after(), SECOND);
+        // ... until one arrives less than 500 ms before it: then the throttle ends 500 ms after that one.
+        assert_eq!(refuse(&mut model, start + Duration::from_millis(1800)).retry_after(), Duration::from_millis(500));
+        let served = serve(&mut model, start + Duration::from_millis(2300));
+        model.finish(served);
+    }
+
+    #[test]
     fn execution_time_is_charged_per_request() {
         let budget = Budget::unlimited()
             .requests(100, SECOND * 10)

@@ -61,7 +61,11 @@ impl WebServer {
     pub(crate) fn admit(&mut self, now: Instant, records: usize) -> Decision {
         self.expire(now);
         if let Some(throttle) = self.throttle.as_mut().filter(|throttle| throttle.until > now) {
-            throttle.until += self.budget.penalty;
+            throttle.until = if self.budget.penalty_from_arrival {
+                throttle.until.max(now + self.budget.penalty)
+            } else {
+                throttle.until + self.budget.penalty
+            };
             let (until, kind) = (throttle.until, throttle.kind);
             self.counters.refused_while_throttled += 1;
             if let Some(window) = self.counters.throttles.last_mut() {

@@ -2,7 +2,7 @@
 //! hand-written reqwest) on the same HTTP version, scenario selection by name, and interleaved rounds reported as
 //! ratios with their spread.
 //!
-//! Arguments: any word that does not start with `--` selects the scenarios whose name contains it (all when none);
+//! Arguments: any word that does not start with `--` and is not a number selects the scenarios whose name contains it (all when none);
 //! `--rounds N` sets the rounds of every scenario. Scenario names end in `/h1` or `/h2`, the HTTP version both sides use.
 
 #![allow(dead_code, reason = "each bench uses a part of the harness")]
@@ -48,7 +48,8 @@ impl Args {
         while let Some(arg) = args.next() {
             if arg == "--rounds" {
                 rounds = args.next().and_then(|n| n.parse().ok());
-            } else if !arg.starts_with("--") {
+            } else if !arg.starts_with("--") && arg.parse::<f64>().is_err() {
+                // A number is the value of a flag meant for another harness (`cargo xtask bench -- --warm-up-time 1`).
                 filters.push(arg);
             }
         }
