@@ -1,27 +1,30 @@
 #![allow(missing_docs, clippy::expect_used, clippy::unwrap_used)]
-//! Per-request overhead of the client against hand-written reqwest doing the same `GET` (same headers, same
-//! parsing into the same struct) on the same loopback server, at concurrency 1 and 32.
+//! Per-request overhead of the library against hand-written reqwest doing the same requests (same headers, same
+//! parsing) on the testkit's TLS loopback server, on the same HTTP version and at the same concurrency, in
+//! interleaved rounds; prints the ratio library / reqwest (median, min, max) and how HTTP/2 was negotiated.
 //!
-//! Besides criterion's own figures, it prints the ratio client / reqwest measured in interleaved rounds
-//! (median, and the spread over the rounds), since client, server and harness share the machine's cores.
+//! Scenarios (each `/h1` and `/h2`): `retrieve_1`, `retrieve_32` (a `GET` by id, 1 and 32 in flight),
+//! `create_1`, `create_8` (single creates), `batch_100` (a `$batch` of 100 creates), `create_multiple_100`
+//! (a `CreateMultiple` of 100 records).
 //!
-//! Run with `cargo bench -p dynamics-webapi --bench request_overhead -- --warm-up-time 1 --measurement-time 3`.
+//! Run with `cargo bench -p dynamics-webapi --bench request_overhead -- [filter] [--rounds N]`.
 
-#[path = "support/loopback.rs"]
-mod loopback;
+#[path = "support/harness.rs"]
+mod harness;
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aad_auth::test_util::StaticTokenProvider;
-use criterion::{Criterion, criterion_group, criterion_main};
+use dynamics_testkit::loopback::LoopbackServer;
 use dynamics_webapi::Client;
-use serde::Deserialize;
+use dynamics_webapi::batch::{BatchRequest, Operation};
+use futures_util::StreamExt;
+use harness::{Args, Version, odata};
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 const ID: Uuid = Uuid::from_u128(0x7eb6_82f1_ca75_e511_80d4_0015_5d2a_68d1);
-const BODY: &str = r#"{"@odata.context":"http://127.0.0.1/api/data/v9.2/$metadata#accounts(name)/$entity","@odata.etag":"W/\"536530\"","accountid":"7eb682f1-ca75-e511-80d4-00155d2a68d1","name":"Contoso Pharmaceuticals"}"#;
 
 #[derive(Deserialize)]
 struct Row {
@@ -31,120 +34,208 @@ struct Row {
     name: String,
 }
 
+#[derive(Serialize, Clone)]
+struct NewAccount {
+    name: String,
+    n: usize,
+}
+
+#[derive(Serialize)]
+struct Stamped<'a> {
+    name: &'a str,
+    n: usize,
+    #[serde(rename = "@odata.type")]
+    odata_type: &'static str,
+}
+
+#[derive(Serialize)]
+struct Targets<'a> {
+    #[serde(rename = "Targets")]
+    targets: Vec<Stamped<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Ids {
+    #[serde(rename = "Ids")]
+    ids: Vec<Uuid>,
+}
+
 struct Setup {
+    server: LoopbackServer,
     client: Client,
     http: reqwest::Client,
-    url: String,
+    service_root: String,
+    rows: Vec<NewAccount>,
 }
 
-fn setup() -> Setup {
-    let base = loopback::start(Arc::new(|_, body: &mut Vec<u8>| body.extend_from_slice(BODY.as_bytes())));
-    let tokens = Arc::new(StaticTokenProvider::new(Duration::from_secs(3600), Arc::new(aad_auth::SystemClock)));
-    let client = Client::builder(base.clone(), tokens).max_concurrency(64).build().expect("client");
-    let url = format!("{base}/api/data/v9.2/accounts({ID})");
-    Setup { client, http: reqwest::Client::new(), url }
+/// What one request of a scenario is.
+#[derive(Clone, Copy, Debug)]
+enum Work {
+    Retrieve,
+    Create,
+    Batch100,
+    CreateMultiple100,
 }
 
-async fn with_client(setup: &Setup) {
-    let row: Row = setup.client.entity_set("accounts").retrieve(ID).send().await.expect("a record");
-    assert_eq!(row.accountid, ID);
-    black_box(row.name);
-}
-
-async fn with_reqwest(setup: &Setup) {
-    let response = setup
-        .http
-        .get(&setup.url)
-        .header("OData-MaxVersion", "4.0")
-        .header("OData-Version", "4.0")
-        .header("Accept", "application/json")
-        .bearer_auth("token-1")
-        .send()
-        .await
-        .expect("an answer");
-    assert!(response.status().is_success());
-    let bytes = response.bytes().await.expect("a body");
-    let row: Row = serde_json::from_slice(&bytes).expect("a record");
-    assert_eq!(row.accountid, ID);
-    black_box(row.name);
-}
-
-/// Time for `per_task` requests on each of `concurrency` tasks.
-async fn round(setup: &Arc<Setup>, concurrency: usize, per_task: usize, ours: bool) -> Duration {
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..concurrency)
-        .map(|_| {
-            let setup = Arc::clone(setup);
-            tokio::spawn(async move {
-                for _ in 0..per_task {
-                    if ours { with_client(&setup).await } else { with_reqwest(&setup).await }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("a task");
+async fn library(setup: &Setup, work: Work) {
+    match work {
+        Work::Retrieve => {
+            let row: Row = setup.client.entity_set("accounts").retrieve(ID).send().await.expect("a record");
+            assert_eq!(row.accountid, ID);
+            black_box(row.name);
+        }
+        Work::Create => {
+            let id = setup.client.entity_set("accounts").create(&setup.rows[0]).send().await.expect("a create");
+            black_box(id);
+        }
+        Work::Batch100 => {
+            let operations = setup.rows[..100].iter().map(|row| Operation::post("accounts", row));
+            let batch = BatchRequest::builder().operations(operations).build().expect("a batch");
+            let response = setup.client.batch(&batch).await.expect("a batch answer");
+            assert_eq!(response.outcomes().iter().filter(|outcome| outcome.is_success()).count(), 100);
+        }
+        Work::CreateMultiple100 => {
+            let report = setup
+                .client
+                .bulk_untyped("accounts", "account")
+                .create(&setup.rows[..100])
+                .initial_chunk_size(100)
+                .max_chunk_size(100)
+                .send()
+                .await
+                .expect("a report");
+            assert!(report.is_complete());
+            black_box(report.ids().count());
+        }
     }
+}
+
+async fn hand_written(setup: &Setup, work: Work) {
+    let root = &setup.service_root;
+    match work {
+        Work::Retrieve => {
+            let response = odata(setup.http.get(format!("{root}accounts({ID})"))).send().await.expect("an answer");
+            assert!(response.status().is_success());
+            let row: Row = serde_json::from_slice(&response.bytes().await.expect("a body")).expect("a record");
+            assert_eq!(row.accountid, ID);
+            black_box(row.name);
+        }
+        Work::Create => {
+            let body = serde_json::to_vec(&setup.rows[0]).expect("a body");
+            let response = odata(setup.http.post(format!("{root}accounts")))
+                .header("Content-Type", "application/json; charset=utf-8")
+                .body(body)
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(response.status(), 204);
+            let location = response.headers()["odata-entityid"].to_str().expect("text");
+            let id = location.rsplit_once('(').and_then(|(_, id)| Uuid::parse_str(id.trim_end_matches(')')).ok());
+            black_box(id.expect("an id"));
+        }
+        Work::Batch100 => {
+            let boundary = format!("batch_{}", Uuid::new_v4());
+            let mut body = Vec::with_capacity(100 * 200);
+            for row in &setup.rows[..100] {
+                body.extend_from_slice(
+                    format!(
+                        "--{boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n\r\n\
+                         POST /api/data/v9.2/accounts HTTP/1.1\r\nContent-Type: application/json; type=entry\r\n\r\n"
+                    )
+                    .as_bytes(),
+                );
+                serde_json::to_writer(&mut body, row).expect("a row");
+                body.extend_from_slice(b"\r\n");
+            }
+            body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+            let response = odata(setup.http.post(format!("{root}$batch")))
+                .header("Content-Type", format!("multipart/mixed; boundary={boundary}"))
+                .body(body)
+                .send()
+                .await
+                .expect("an answer");
+            assert!(response.status().is_success());
+            let text = response.text().await.expect("a body");
+            assert_eq!(text.matches("HTTP/1.1 204").count(), 100);
+        }
+        Work::CreateMultiple100 => {
+            let targets = setup.rows[..100]
+                .iter()
+                .map(|row| Stamped { name: &row.name, n: row.n, odata_type: "Microsoft.Dynamics.CRM.account" })
+                .collect();
+            let body = serde_json::to_vec(&Targets { targets }).expect("a body");
+            let response = odata(setup.http.post(format!("{root}accounts/Microsoft.Dynamics.CRM.CreateMultiple")))
+                .header("Content-Type", "application/json; charset=utf-8")
+                .body(body)
+                .send()
+                .await
+                .expect("an answer");
+            assert!(response.status().is_success());
+            let ids: Ids = serde_json::from_slice(&response.bytes().await.expect("a body")).expect("ids");
+            assert_eq!(ids.ids.len(), 100);
+        }
+    }
+}
+
+/// `per_task` requests on each of `concurrency` tasks.
+async fn round(setup: &Arc<Setup>, work: Work, concurrency: usize, per_task: usize, ours: bool) -> Duration {
+    let started = Instant::now();
+    futures_util::stream::iter(0..concurrency)
+        .for_each_concurrent(None, |_| async move {
+            for _ in 0..per_task {
+                if ours { library(setup, work).await } else { hand_written(setup, work).await }
+            }
+        })
+        .await;
     started.elapsed()
 }
 
-/// Interleaved rounds of reqwest then client; prints the ratio's median and spread.
-fn report_ratio(runtime: &tokio::runtime::Runtime, setup: &Arc<Setup>, concurrency: usize, per_task: usize) {
-    let rounds = 21;
-    let mut ratios: Vec<f64> = runtime.block_on(async {
-        // Warm both up (connections, token cache).
-        round(setup, concurrency, per_task, false).await;
-        round(setup, concurrency, per_task, true).await;
-        let mut ratios = Vec::new();
-        for index in 0..rounds {
-            // Alternate which goes first, so neither always gets the warmer machine.
-            let (theirs, ours) = if index % 2 == 0 {
-                let theirs = round(setup, concurrency, per_task, false).await;
-                (theirs, round(setup, concurrency, per_task, true).await)
-            } else {
-                let ours = round(setup, concurrency, per_task, true).await;
-                (round(setup, concurrency, per_task, false).await, ours)
-            };
-            ratios.push(ours.as_secs_f64() / theirs.as_secs_f64());
+fn scenario(
+    args: &Args,
+    runtime: &tokio::runtime::Runtime,
+    name: &str,
+    work: Work,
+    concurrency: usize,
+    per_task: usize,
+) {
+    for version in Version::ALL {
+        let scenario = format!("{name}/{}", version.tag());
+        if !args.wants(&scenario) {
+            continue;
         }
-        ratios
-    });
-    ratios.sort_by(f64::total_cmp);
-    let requests = concurrency * per_task;
-    eprintln!(
-        "request_overhead concurrency {concurrency}: client/reqwest median {:.3} (min {:.3}, max {:.3}, {rounds} rounds of {requests} requests)",
-        ratios[ratios.len() / 2],
-        ratios[0],
-        ratios[ratios.len() - 1],
-    );
-}
-
-fn overhead(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
-    let setup = Arc::new(setup());
-    report_ratio(&runtime, &setup, 1, 1000);
-    report_ratio(&runtime, &setup, 32, 40);
-
-    let mut group = c.benchmark_group("get_one_record");
-    group.sample_size(20);
-    for concurrency in [1_usize, 32] {
-        let per_task = if concurrency == 1 { 50 } else { 4 };
-        for (name, ours) in [("reqwest", false), ("dynamics_webapi", true)] {
-            group.bench_function(format!("{name}/concurrency_{concurrency}"), |b| {
-                b.iter_custom(|iterations| {
-                    runtime.block_on(async {
-                        let mut total = Duration::ZERO;
-                        for _ in 0..iterations {
-                            total += round(&setup, concurrency, per_task, ours).await;
-                        }
-                        total
-                    })
-                })
-            });
-        }
+        let server = harness::tls_server(|builder| builder);
+        let client = harness::library_client(&server, version, |builder| builder.max_concurrency(concurrency.max(1)));
+        let http = harness::reqwest_client(&server, version);
+        let service_root = format!("{}/api/data/v9.2/", server.url());
+        let rows = (0..100).map(|n| NewAccount { name: format!("account {n}"), n }).collect();
+        let setup = Arc::new(Setup { server, client, http, service_root, rows });
+        let rounds = args.rounds(11);
+        let times = runtime.block_on(async {
+            // Warm both up (connections, token cache).
+            round(&setup, work, concurrency, per_task, false).await;
+            round(&setup, work, concurrency, per_task, true).await;
+            harness::interleave(2, rounds, async |side| {
+                Some(round(&setup, work, concurrency, per_task, side == 0).await)
+            })
+            .await
+        });
+        let requests = concurrency * per_task;
+        harness::report(
+            &format!("{scenario} ({requests} requests per round, {concurrency} in flight)"),
+            &["library", "hand-written reqwest"],
+            &times,
+            setup.server.http_versions(),
+        );
     }
-    group.finish();
 }
 
-criterion_group!(benches, overhead);
-criterion_main!(benches);
+fn main() {
+    let args = Args::parse();
+    let runtime = harness::runtime();
+    scenario(&args, &runtime, "retrieve_1", Work::Retrieve, 1, 500);
+    scenario(&args, &runtime, "retrieve_32", Work::Retrieve, 32, 20);
+    scenario(&args, &runtime, "create_1", Work::Create, 1, 500);
+    scenario(&args, &runtime, "create_8", Work::Create, 8, 100);
+    scenario(&args, &runtime, "batch_100", Work::Batch100, 1, 10);
+    scenario(&args, &runtime, "create_multiple_100", Work::CreateMultiple100, 1, 20);
+}

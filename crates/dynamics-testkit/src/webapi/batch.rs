@@ -14,17 +14,17 @@ use crate::reply::Reply;
 
 /// One HTTP request inside the batch.
 #[derive(Debug)]
-struct PartRequest {
-    content_id: Option<String>,
-    method: String,
-    url: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
+pub(crate) struct PartRequest {
+    pub(crate) content_id: Option<String>,
+    pub(crate) method: String,
+    pub(crate) url: String,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
 }
 
 /// A top-level item of the batch.
 #[derive(Debug)]
-enum Item {
+pub(crate) enum Item {
     Operation(PartRequest),
     ChangeSet(Vec<PartRequest>),
 }
@@ -159,7 +159,7 @@ fn below_service_root(url: &str) -> Option<String> {
     Some(url.to_owned())
 }
 
-fn write_part(out: &mut Vec<u8>, boundary: &str, content_id: Option<&str>, reply: &Reply) {
+pub(crate) fn write_part(out: &mut Vec<u8>, boundary: &str, content_id: Option<&str>, reply: &Reply) {
     let mut text = format!("--{boundary}\r\nContent-Type: application/http\r\nContent-Transfer-Encoding: binary\r\n");
     if let Some(id) = content_id {
         text.push_str(&format!("Content-ID: {id}\r\n"));
@@ -217,7 +217,7 @@ fn boundary_of(content_type: &str) -> Option<String> {
     })
 }
 
-fn parse_batch(request: &ApiRequest) -> Result<Vec<Item>, String> {
+pub(crate) fn parse_batch(request: &ApiRequest) -> Result<Vec<Item>, String> {
     let content_type = request.header("content-type").ok_or("it has no Content-Type")?;
     let boundary = boundary_of(content_type).ok_or("its Content-Type is not multipart/mixed with a boundary")?;
     let mut items = Vec::new();

@@ -89,7 +89,7 @@ pub(crate) fn delete_multiple(
 }
 
 /// `400 0x80040216`: the payload is over the limit (Dataverse's message, with the size in MB).
-fn message_size_exceeded(bytes: usize) -> ODataError {
+pub(crate) fn message_size_exceeded(bytes: usize) -> ODataError {
     let megabytes = bytes.div_ceil(1024 * 1024);
     ODataError::new(
         400,

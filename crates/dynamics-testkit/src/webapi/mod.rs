@@ -22,8 +22,8 @@ pub(crate) mod store;
 pub(crate) mod target;
 
 mod auth;
-mod batch;
-mod bulk;
+pub(crate) mod batch;
+pub(crate) mod bulk;
 mod change_tracking;
 mod entity_definition;
 mod file_column;
