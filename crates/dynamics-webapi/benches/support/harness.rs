@@ -92,18 +92,11 @@ pub(crate) fn library_client(
 ) -> Client {
     let tokens = Arc::new(StaticTokenProvider::new(Duration::from_secs(3600), Arc::new(aad_auth::SystemClock)));
     let builder = Client::builder(server.url(), tokens).add_root_certificate(server.ca_certificate_pem());
-    // ----- THE ONE PLACE the library's HTTP version is chosen. -----
-    // Until `ClientBuilder::http_version(dynamics_webapi::HttpVersion::Http1 / Http2)` lands, HTTP/2 is what ALPN
-    // negotiates by default, and HTTP/1.1 needs a reqwest client of our own (which bypasses `add_root_certificate`).
-    // When it lands, replace this match with:
-    //     let builder = builder.http_version(match version {
-    //         Version::Http1 => dynamics_webapi::HttpVersion::Http1,
-    //         Version::Http2 => dynamics_webapi::HttpVersion::Http2,
-    //     });
-    let builder = match version {
-        Version::Http1 => builder.http_client(reqwest_client(server, version)),
-        Version::Http2 => builder,
-    };
+    // The one place the library's HTTP version is chosen.
+    let builder = builder.http_version(match version {
+        Version::Http1 => dynamics_webapi::HttpVersion::Http1,
+        Version::Http2 => dynamics_webapi::HttpVersion::Http2,
+    });
     configure(builder).build().expect("a library client")
 }
 
