@@ -13,6 +13,7 @@ use aad_auth::SystemClock;
 use aad_auth::test_util::StaticTokenProvider;
 use dynamics_webapi::pacer::LimitSource;
 use dynamics_webapi::{Client, ClientBuilder, Record, RetryPolicy};
+use futures_util::StreamExt;
 use serde_json::json;
 use support::{CapturedLogs, json_response, webapi_client};
 use uuid::Uuid;
@@ -284,4 +285,60 @@ async fn a_connection_that_could_not_be_opened_is_retried_even_for_a_plain_creat
     assert!(!error.is_outcome_unknown(), "nothing was sent: {error}");
     assert!(error.to_string().contains("was not sent"), "{error}");
     assert_eq!(client.stats().retries.no_answer, 2, "sent again: nothing had reached the server");
+}
+
+/// Several web servers behind one URL, each with its own budget (requests spread round robin, as without an
+/// affinity cookie), on the testkit's TLS loopback server: every create is written once, and no request is
+/// sent into a throttle the client already knew of (at most the requests in flight are refused per throttle).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_web_servers_with_their_own_budgets_are_paced_without_losing_a_write() {
+    use dynamics_testkit::loopback::LoopbackServer;
+    use dynamics_testkit::service_protection::{Budget, ServiceProtection, Spread};
+
+    const CREATES: usize = 300;
+    const IN_FLIGHT: usize = 8;
+    let budget = Budget::unlimited().requests(40, Duration::from_secs(1)).latency(Duration::from_millis(10));
+    let server = LoopbackServer::builder()
+        .tls(true)
+        .protection(ServiceProtection::web_servers(3, budget, Spread::RoundRobin))
+        .start()
+        .unwrap();
+    let tokens = Arc::new(StaticTokenProvider::new(Duration::from_secs(3600), Arc::new(SystemClock)));
+    let client = Client::builder(server.url(), tokens)
+        .add_root_certificate(server.ca_certificate_pem())
+        .max_concurrency(IN_FLIGHT)
+        .retry_policy(RetryPolicy::default().max_attempts(30))
+        .build()
+        .unwrap();
+    let accounts = client.entity_set("accounts");
+
+    let results: Vec<_> = futures_util::stream::iter(0..CREATES)
+        .map(|n| {
+            let create = accounts.create(&json!({ "name": format!("account {n}"), "n": n }));
+            async move { create.send().await }
+        })
+        .buffer_unordered(IN_FLIGHT)
+        .collect()
+        .await;
+
+    assert!(results.iter().all(Result::is_ok), "{:?}", results.iter().find(|r| r.is_err()));
+    let counters = server.protection();
+    assert!(counters.servers().iter().all(|s| s.served >= 90), "requests spread over all three: {counters:?}");
+    assert_eq!(counters.total().served as usize, CREATES, "nothing written twice, nothing lost");
+    let total = counters.total();
+    assert!(total.refused() > 0, "the budgets were reached");
+    assert!(
+        total.max_refusals_per_throttle() <= IN_FLIGHT as u64,
+        "no request was sent into a throttle the client knew of: {total:?}"
+    );
+    let stats = client.stats();
+    assert_eq!(stats.throttled.request_count, total.refused(), "{stats:?}");
+    eprintln!(
+        "3 web servers: {} refused in {} throttles (at most {} in one), paused {:?}, rate {:?}",
+        total.refused(),
+        total.throttles.len(),
+        total.max_refusals_per_throttle(),
+        stats.pacer.time_paused(),
+        stats.pacer.rate()
+    );
 }
