@@ -285,8 +285,10 @@ async fn spans_carry_the_request_and_never_the_token() {
     let logs = captured.text();
     assert!(logs.contains("dynamics_webapi.request"), "{logs}");
     assert!(logs.contains("entity_set=\"accounts\"") || logs.contains("entity_set=accounts"), "{logs}");
-    assert!(logs.contains("req-42") && logs.contains("status=200") && logs.contains("attempt=1"), "{logs}");
-    assert!(logs.contains("method=GET"), "{logs}");
+    assert!(logs.contains("req-42") && logs.contains("http.response.status_code=200"), "{logs}");
+    assert!(logs.contains("dynamics_webapi.attempt") && logs.contains("http.request.method=GET"), "{logs}");
+    assert!(logs.contains("server.address=\"127.0.0.1\"") || logs.contains("server.address=127.0.0.1"), "{logs}");
+    assert!(!logs.contains("http.request.resend_count"), "a first attempt is no resend: {logs}");
     assert!(!logs.contains("token-1") && !debug.contains("token-1"), "{logs}\n{debug}");
 }
 
@@ -615,4 +617,35 @@ async fn a_provider_that_caches_its_own_tokens_is_not_wrapped_in_another_cache()
         }
         assert_eq!(tokens.calls(), expected_calls, "provider caches: {provider_caches}");
     }
+}
+
+#[tokio::test]
+async fn each_attempt_has_its_own_span_with_opentelemetry_http_attributes() {
+    let captured = CapturedLogs::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::INFO)
+        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = MockServer::start().await;
+    Mock::given(method("GET")).respond_with(throttled("0x80072322", 1)).up_to_n_times(1).mount(&server).await;
+    Mock::given(method("GET")).respond_with(ok_record()).mount(&server).await;
+    let (client, _, _) = webapi_client(&server);
+
+    client.entity_set("accounts").retrieve::<Record>(Uuid::nil()).send().await.unwrap();
+
+    let logs = captured.text();
+    let closes: Vec<&str> = logs.lines().filter(|line| line.contains("close")).collect();
+    let attempts: Vec<&&str> = closes.iter().filter(|line| line.contains("dynamics_webapi.attempt")).collect();
+    assert_eq!(attempts.len(), 2, "{logs}");
+    assert!(attempts[0].contains("http.response.status_code=429") && attempts[0].contains("error.type=429"), "{logs}");
+    assert!(
+        attempts[1].contains("http.response.status_code=200") && attempts[1].contains("http.request.resend_count=1"),
+        "{logs}"
+    );
+    let call: Vec<&&str> =
+        closes.iter().filter(|line| line.contains("dynamics_webapi.request") && !line.contains("attempt{")).collect();
+    assert!(call.iter().all(|line| line.matches("status_code").count() <= 1), "fields are not repeated: {logs}");
 }

@@ -165,13 +165,12 @@ impl Client {
             return Box::pin(self.execute_inside_batch(&request, &url)).await;
         }
         let path = request.path_for_logs();
+        // The logical span of the call: Dataverse's terms, no HTTP client attributes (those are per attempt).
         let span = tracing::info_span!(
             "dynamics_webapi.request",
             method = %request.method,
             entity_set = entity_set_of(&path),
-            attempt = tracing::field::Empty,
-            status = tracing::field::Empty,
-            request_id = tracing::field::Empty,
+            attempts = tracing::field::Empty,
         );
         let writes = !matches!(request.method, Method::GET | Method::HEAD);
         let outcome =
@@ -181,16 +180,19 @@ impl Client {
             let mut attempts = inner.retry.start(clock);
             let mut reauthenticated = false;
             let mut unknown = false;
-            loop {
-                tracing::Span::current().record("attempt", attempts.number());
+            let mut sent: u32 = 0;
+            let result = loop {
                 let admission = inner.pacer.admit().await;
                 let token = match inner.tokens.token(&inner.resource).await {
                     Ok(token) => token,
-                    Err(error) => return Err(outcome(Error::Auth(error), unknown)),
+                    Err(error) => break Err(outcome(Error::Auth(error), unknown)),
                 };
                 let sent_at = clock.now();
                 inner.counters.sent();
-                let answer = self.send_once(&request, &url, &token).await;
+                sent += 1;
+                let attempt_span = attempt_span(&request.method, &url, attempts.number());
+                let answer = self.send_once(&request, &url, &token).instrument(attempt_span.clone()).await;
+                record_answer(&attempt_span, &answer);
                 let latency = clock.now().duration_since(sent_at).unwrap_or_default();
                 let observation = judge::observation(&answer, latency);
                 if let Signal::Throttled { limit, .. } = observation.signal {
@@ -198,17 +200,10 @@ impl Client {
                 }
                 inner.rate_limits.record(&observation.hints);
                 inner.pacer.observe(admission, &observation);
-                if let Ok(answer) = &answer {
-                    let span = tracing::Span::current();
-                    span.record("status", answer.status);
-                    if let Some(id) = request_id(&answer.headers) {
-                        span.record("request_id", id.as_str());
-                    }
-                }
                 match judge::judge(&request, &path, answer, unknown) {
-                    Verdict::Done(response) => return Ok(response),
-                    Verdict::Fail { error, unknown: this } => return Err(outcome(error, unknown || this)),
-                    Verdict::Reauthenticate(error) if reauthenticated => return Err(outcome(error, unknown)),
+                    Verdict::Done(response) => break Ok(response),
+                    Verdict::Fail { error, unknown: this } => break Err(outcome(error, unknown || this)),
+                    Verdict::Reauthenticate(error) if reauthenticated => break Err(outcome(error, unknown)),
                     Verdict::Reauthenticate(_) => {
                         tracing::debug!("401: invalidating the cached token and retrying once");
                         inner.tokens.invalidate(&inner.resource, &token);
@@ -218,14 +213,17 @@ impl Client {
                     Verdict::Retry { error, wait, cause, unknown: this } => {
                         unknown |= this;
                         let Some(wait) = attempts.failed(clock, wait) else {
-                            return Err(outcome(error, unknown));
+                            break Err(outcome(error, unknown));
                         };
                         inner.counters.retried(cause);
                         tracing::debug!(attempt = attempts.number() - 1, ?wait, ?cause, "retrying");
                         clock.sleep(wait).await;
                     }
                 }
-            }
+            };
+            // Recorded once: a field recorded at every attempt would be repeated in formatted logs.
+            tracing::Span::current().record("attempts", sent);
+            result
         }
         .instrument(span)
         .await
@@ -327,6 +325,55 @@ impl Client {
                 }
                 Ok(url)
             }
+        }
+    }
+}
+
+/// One attempt's span, with OpenTelemetry's HTTP client attributes (the query is left out of `url.full`:
+/// a filter can hold personal data).
+fn attempt_span(method: &Method, url: &Url, attempt: u32) -> tracing::Span {
+    let mut full = url.clone();
+    full.set_query(None);
+    let span = tracing::info_span!(
+        "dynamics_webapi.attempt",
+        otel.kind = "client",
+        otel.name = %method,
+        http.request.method = %method,
+        server.address = url.host_str().unwrap_or_default(),
+        server.port = url.port_or_known_default(),
+        url.full = %full,
+        http.request.resend_count = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+        error.type = tracing::field::Empty,
+        request_id = tracing::field::Empty,
+    );
+    if attempt > 1 {
+        span.record("http.request.resend_count", attempt - 1);
+    }
+    span
+}
+
+/// What the answer says, on its attempt's span: the status and request id, or the kind of failure.
+fn record_answer(span: &tracing::Span, answer: &Result<Answer>) {
+    match answer {
+        Ok(answer) => {
+            span.record("http.response.status_code", answer.status);
+            if answer.status >= 400 {
+                span.record("error.type", answer.status);
+            }
+            if let Some(id) = request_id(&answer.headers) {
+                span.record("request_id", id.as_str());
+            }
+        }
+        Err(error) => {
+            let kind = if error.is_timeout() {
+                "timeout"
+            } else if error.is_connect_failure() {
+                "connect"
+            } else {
+                "transport"
+            };
+            span.record("error.type", kind);
         }
     }
 }
