@@ -29,23 +29,54 @@ pub(crate) struct Counters {
     throttled: [AtomicU64; 4],
 }
 
+impl RetryCause {
+    /// The cause's name in metrics labels.
+    pub fn name(self) -> &'static str {
+        match self {
+            RetryCause::Throttled => "throttled",
+            RetryCause::ServerBusy => "server_busy",
+            RetryCause::TransientServerError => "transient_server_error",
+            RetryCause::NoAnswer => "no_answer",
+            RetryCause::Reauthenticated => "reauthenticated",
+        }
+    }
+}
+
 impl Counters {
     pub(crate) fn sent(&self) {
         self.sent.fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        metrics::counter!("dynamics_webapi.requests").increment(1);
     }
 
     pub(crate) fn retried(&self, cause: RetryCause) {
         self.retries[cause as usize].fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        metrics::counter!("dynamics_webapi.retries", "cause" => cause.name()).increment(1);
+    }
+
+    /// Exports the pacer's state as gauges and running totals.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn export_pacer(&self, pacer: &PacerState) {
+        let millis = |duration: std::time::Duration| u64::try_from(duration.as_millis()).unwrap_or(u64::MAX);
+        metrics::gauge!("dynamics_webapi.pacer.in_flight_limit").set(pacer.in_flight_limit() as f64);
+        metrics::gauge!("dynamics_webapi.pacer.rate").set(pacer.rate().unwrap_or(0.0));
+        metrics::counter!("dynamics_webapi.pacer.paused_ms").absolute(millis(pacer.time_paused()));
+        metrics::counter!("dynamics_webapi.pacer.slowed_ms").absolute(millis(pacer.time_slowed()));
     }
 
     pub(crate) fn throttled(&self, limit: Option<ServiceProtectionLimit>) {
-        let index = match limit {
-            Some(ServiceProtectionLimit::RequestCount) => 0,
-            Some(ServiceProtectionLimit::ExecutionTime) => 1,
-            Some(ServiceProtectionLimit::ConcurrentRequests) => 2,
-            None => 3,
+        let (index, code) = match limit {
+            Some(ServiceProtectionLimit::RequestCount) => (0, "0x80072322"),
+            Some(ServiceProtectionLimit::ExecutionTime) => (1, "0x80072321"),
+            Some(ServiceProtectionLimit::ConcurrentRequests) => (2, "0x80072326"),
+            None => (3, "other"),
         };
         self.throttled[index].fetch_add(1, Ordering::Relaxed);
+        #[cfg(feature = "metrics")]
+        metrics::counter!("dynamics_webapi.throttled", "code" => code).increment(1);
+        #[cfg(not(feature = "metrics"))]
+        let _ = code;
     }
 
     pub(crate) fn snapshot(&self, pacer: PacerState) -> ClientStats {

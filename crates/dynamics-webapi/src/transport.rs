@@ -200,6 +200,8 @@ impl Client {
                 }
                 inner.rate_limits.record(&observation.hints);
                 inner.pacer.observe(admission, &observation);
+                #[cfg(feature = "metrics")]
+                inner.counters.export_pacer(&inner.pacer.state());
                 match judge::judge(&request, &path, answer, unknown) {
                     Verdict::Done(response) => break Ok(response),
                     Verdict::Fail { error, unknown: this } => break Err(outcome(error, unknown || this)),
