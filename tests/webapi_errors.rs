@@ -40,34 +40,44 @@ async fn retries_after_429_using_retry_after() {
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
 
+/// With nothing else in flight to tell an isolated refusal from sustained throttling, the next request goes as a
+/// probe: answered, it shows the refusal was isolated and nobody else waits; refused, every request waits.
 #[tokio::test]
-async fn a_429_with_nothing_else_in_flight_holds_every_request_until_its_retry_after() {
-    let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .and(path(format!("{API}/accounts({})", Uuid::nil())))
-        .respond_with(throttled("0x80072322", 11))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(format!("{API}/WhoAmI")))
-        .respond_with(json_response(
+async fn after_a_lone_429_the_next_request_probes_and_waits_only_if_the_server_still_refuses() {
+    for still_refusing in [false, true] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path(format!("{API}/accounts({})", Uuid::nil())))
+            .respond_with(throttled("0x80072322", 11))
+            .mount(&server)
+            .await;
+        let who = json_response(
             200,
             &json!({"BusinessUnitId": Uuid::nil(), "UserId": Uuid::nil(), "OrganizationId": Uuid::nil()}).to_string(),
-        ))
-        .mount(&server)
-        .await;
-    let (builder, clock, _) = webapi_builder(&server);
-    let client = builder.retry_policy(RetryPolicy::none()).build().unwrap();
+        );
+        let probe_answer = if still_refusing { throttled("0x80072322", 13) } else { who.clone() };
+        Mock::given(method("GET"))
+            .and(path(format!("{API}/WhoAmI")))
+            .respond_with(probe_answer)
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET")).and(path(format!("{API}/WhoAmI"))).respond_with(who).mount(&server).await;
+        let (builder, clock, _) = webapi_builder(&server);
+        let client = builder.retry_policy(RetryPolicy::none()).build().unwrap();
 
-    let error = client.entity_set("accounts").retrieve::<Record>(Uuid::nil()).send().await.unwrap_err();
-    assert!(error.is_throttled());
-    assert_eq!(error.throttle_limit(), Some(ServiceProtectionLimit::RequestCount));
-    assert!(clock.sleeps().is_empty(), "the throttled request gave up without waiting");
+        let error = client.entity_set("accounts").retrieve::<Record>(Uuid::nil()).send().await.unwrap_err();
+        assert!(error.is_throttled());
+        assert_eq!(error.throttle_limit(), Some(ServiceProtectionLimit::RequestCount));
+        assert!(clock.sleeps().is_empty(), "the throttled request gave up without waiting");
 
-    // No request sent after the refused one has been answered, so nothing tells an isolated refusal from
-    // sustained throttling: another request, to another route, waits out the same penalty before it is sent.
-    client.who_am_i().await.unwrap();
-    assert_eq!(clock.sleeps(), [Duration::from_secs(11)]);
+        let probe = client.who_am_i().await;
+        assert_eq!(probe.is_err(), still_refusing);
+        assert!(clock.sleeps().is_empty(), "the probe went at once");
+        client.who_am_i().await.unwrap();
+        let expected: &[Duration] = if still_refusing { &[Duration::from_secs(13)] } else { &[] };
+        assert_eq!(clock.sleeps(), expected, "still refusing: {still_refusing}");
+    }
 }
 
 #[tokio::test]
@@ -492,8 +502,10 @@ async fn a_caller_can_cancel_a_request_waiting_out_a_long_retry_after() {
     assert_eq!(server.received_requests().await.unwrap().len(), 1, "nothing more is sent after the caller gives up");
 }
 
+/// Requests queued behind a lone 429: the first of them goes as the probe; when it is refused too, the rest wait out
+/// the Retry-After (nothing more is sent into the throttle).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_queued_behind_a_throttled_one_waits_out_the_same_retry_after() {
+async fn requests_queued_behind_a_429_send_one_probe_and_wait_out_the_retry_after_when_it_is_refused() {
     let server = MockServer::start().await;
     let arrivals: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
     let record = |arrivals: &Arc<Mutex<Vec<(String, Instant)>>>, answer: ResponseTemplate| {
@@ -509,6 +521,12 @@ async fn a_request_queued_behind_a_throttled_one_waits_out_the_same_retry_after(
         .up_to_n_times(1)
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/contacts({})", Uuid::max())))
+        .respond_with(record(&arrivals, throttled("0x80072322", 1)))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
     Mock::given(method("GET")).respond_with(record(&arrivals, ok_record())).mount(&server).await;
     let tokens = Arc::new(aad_auth::test_util::StaticTokenProvider::new(
         Duration::from_secs(3600),
@@ -520,23 +538,31 @@ async fn a_request_queued_behind_a_throttled_one_waits_out_the_same_retry_after(
         let client = client.clone();
         tokio::spawn(async move { client.entity_set("accounts").retrieve::<Record>(Uuid::nil()).send().await })
     };
-    // Start the second only once the first is at the server (its answer takes 200 ms).
+    // Queue the others only once the first is at the server (its answer takes 200 ms).
     while server.received_requests().await.unwrap().is_empty() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    // Queued for the only slot while the first is in flight; sent only after the penalty.
-    let queued = client.entity_set("contacts").retrieve::<Record>(Uuid::max()).send().await;
+    let probe = {
+        let client = client.clone();
+        tokio::spawn(async move { client.entity_set("contacts").retrieve::<Record>(Uuid::max()).send().await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let last = client.entity_set("leads").retrieve::<Record>(Uuid::nil()).send().await;
 
-    queued.unwrap();
+    last.unwrap();
+    probe.await.unwrap().unwrap();
     throttled_one.await.unwrap().unwrap();
     let arrivals = arrivals.lock().unwrap().clone();
-    assert_eq!(arrivals.len(), 3, "{arrivals:?}");
-    let throttled_at = arrivals[0].1 + Duration::from_millis(200);
-    for (route, at) in &arrivals[1..] {
+    assert_eq!(arrivals.len(), 5, "{arrivals:?}");
+    let (probe_route, probe_at) = &arrivals[1];
+    assert!(probe_route.contains("contacts"), "the first queued request is the probe: {arrivals:?}");
+    let refused_at = arrivals[0].1 + Duration::from_millis(200);
+    assert!(probe_at.duration_since(refused_at) < Duration::from_millis(500), "the probe goes at once: {arrivals:?}");
+    for (route, at) in &arrivals[2..] {
         assert!(
-            at.duration_since(throttled_at) >= Duration::from_millis(900),
-            "{route} was sent {:?} after the 429, inside its 1 s Retry-After",
-            at.duration_since(throttled_at)
+            at.duration_since(*probe_at) >= Duration::from_millis(900),
+            "{route} was sent {:?} after the refused probe, inside its 1 s Retry-After",
+            at.duration_since(*probe_at)
         );
     }
 }
@@ -549,6 +575,13 @@ async fn a_retry_after_too_large_for_a_duration_or_the_clock_is_a_throttling_err
         Mock::given(method("GET"))
             .and(path(format!("{API}/accounts({})", Uuid::nil())))
             .respond_with(throttled("0x80072322", 1).insert_header("retry-after", retry_after))
+            .mount(&server)
+            .await;
+        // The next request probes and is refused the same way: throttling is sustained.
+        Mock::given(method("GET"))
+            .and(path(format!("{API}/WhoAmI")))
+            .respond_with(throttled("0x80072322", 1).insert_header("retry-after", retry_after))
+            .up_to_n_times(1)
             .mount(&server)
             .await;
         Mock::given(method("GET"))
@@ -567,6 +600,7 @@ async fn a_retry_after_too_large_for_a_duration_or_the_clock_is_a_throttling_err
         assert!(error.is_throttled(), "{retry_after}: {error}");
         assert!(error.retry_after().is_some_and(|wait| wait > Duration::from_secs(3600)), "{retry_after}");
         assert_eq!(server.received_requests().await.unwrap().len(), 1, "{retry_after}: not waited for");
+        assert!(client.who_am_i().await.unwrap_err().is_throttled(), "{retry_after}: the probe is refused");
         // The client's other requests wait out a pause, bounded to a day rather than forever.
         client.who_am_i().await.unwrap();
         assert_eq!(clock.sleeps(), [Duration::from_secs(24 * 3600)], "{retry_after}");

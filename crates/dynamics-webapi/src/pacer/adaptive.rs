@@ -10,14 +10,15 @@
 //!   throttled extends Dataverse's penalty), and from then on requests are sent at a rate learned from the
 //!   episode: the successes since the last pause over the time until the first `Retry-After` ended, with a
 //!   margin. While answers stay clean the rate climbs back, quickly up to the estimate, slowly beyond it.
-//!   A hold with nothing in flight to learn from lasts until the `Retry-After`.
+//!   When nothing sent after the refused request is in flight to tell, one request goes as a **probe**: answered,
+//!   the refusal was isolated; refused, throttling is sustained.
 //! - A 429 for the concurrency limit (`0x80072326`) lowers the in-flight limit to below what was in flight; it
 //!   climbs back by one after each run of clean answers as long as the limit, up to its ceiling.
 //! - The ceiling of the in-flight limit is the caller's `max_in_flight`, or else Dataverse's `x-ms-dop-hint`
 //!   (default 4 until it comes). The `x-ms-ratelimit-*` budget headers are not used for pacing: they describe one
 //!   web server of several, and pacing must be right without them.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -95,7 +96,7 @@ impl AdaptivePacerBuilder {
         };
         let state = State {
             next_sequence: 0,
-            in_flight: 0,
+            in_flight: BTreeSet::new(),
             limit,
             source,
             ceiling: limit,
@@ -149,12 +150,12 @@ impl Shared {
 
 /// The in-flight slot an admission holds; giving it back wakes the requests waiting for one.
 #[derive(Debug)]
-struct Slot(Arc<Shared>);
+struct Slot(Arc<Shared>, u64);
 
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut state = self.0.lock();
-        state.in_flight = state.in_flight.saturating_sub(1);
+        state.in_flight.remove(&self.1);
         drop(state);
         self.0.changed.notify_waiters();
     }
@@ -164,12 +165,16 @@ impl Drop for Slot {
 struct Hold {
     refused_sequence: u64,
     until: SystemTime,
+    /// The one request let through to learn whether the server still refuses, when nothing sent after the refused
+    /// request was in flight to tell.
+    probe: Option<u64>,
 }
 
 #[derive(Debug)]
 struct State {
     next_sequence: u64,
-    in_flight: usize,
+    /// The sequence numbers of the requests admitted and not yet observed (or dropped).
+    in_flight: BTreeSet<u64>,
     limit: usize,
     source: LimitSource,
     ceiling: usize,
@@ -192,9 +197,10 @@ struct State {
 
 /// Whether a request may go now.
 enum Gate {
-    Open,
-    /// At this time, under the rate; the slot is taken already.
-    At(SystemTime),
+    /// Now, as this sequence number.
+    Open(u64),
+    /// At this time, under the rate, as this sequence number; the slot is taken already.
+    At(SystemTime, u64),
     /// Not before something changes, or this time comes.
     Closed(Option<SystemTime>),
 }
@@ -207,13 +213,21 @@ impl State {
             }
             self.paused_until = None;
         }
+        let mut probe = false;
         if let Some(hold) = &self.hold {
             if hold.until > now {
-                return Gate::Closed(Some(hold.until));
+                let later_in_flight = self.in_flight.range(hold.refused_sequence + 1..).next().is_some();
+                if later_in_flight || hold.probe.is_some() {
+                    return Gate::Closed(Some(hold.until));
+                }
+                // Nothing sent after the refused request is in flight to tell an isolated refusal from sustained
+                // throttling: one request goes as a probe.
+                probe = true;
+            } else {
+                self.hold = None;
             }
-            self.hold = None;
         }
-        if self.in_flight >= self.limit {
+        if self.in_flight.len() >= self.limit {
             if self.reported_queueing != Some((self.limit, self.source)) {
                 self.reported_queueing = Some((self.limit, self.source));
                 tracing::info!(
@@ -227,19 +241,24 @@ impl State {
             }
             return Gate::Closed(None);
         }
-        self.in_flight += 1;
+        let sequence = self.admitted();
+        self.in_flight.insert(sequence);
+        if probe && let Some(hold) = &mut self.hold {
+            tracing::debug!("probing whether the server still refuses");
+            hold.probe = Some(sequence);
+        }
         match self.rate {
             Some(rate) => {
                 let slot = self.next_slot.max(now);
                 self.next_slot = slot + Duration::from_secs_f64(1.0 / rate);
                 if slot > now {
                     self.time_slowed += slot.duration_since(now).unwrap_or_default();
-                    Gate::At(slot)
+                    Gate::At(slot, sequence)
                 } else {
-                    Gate::Open
+                    Gate::Open(sequence)
                 }
             }
-            None => Gate::Open,
+            None => Gate::Open(sequence),
         }
     }
 
@@ -306,8 +325,8 @@ impl State {
     }
 
     fn refused_for_concurrency(&mut self) {
-        // `in_flight` still counts the refused request.
-        let lowered = self.in_flight.saturating_sub(1).max(1).min(self.limit);
+        // `in_flight` still holds the refused request.
+        let lowered = self.in_flight.len().saturating_sub(1).max(1).min(self.limit);
         if lowered < self.limit {
             tracing::debug!(from = self.limit, to = lowered, "concurrency refusal: lowering the in-flight limit");
         }
@@ -330,7 +349,7 @@ impl State {
         match self.hold.take() {
             Some(hold) => self.sustained(now, hold.until, until),
             None if self.under_pressure() => self.sustained(now, until, until),
-            None => self.hold = Some(Hold { refused_sequence: sequence, until }),
+            None => self.hold = Some(Hold { refused_sequence: sequence, until, probe: None }),
         }
     }
 
@@ -359,7 +378,7 @@ impl State {
     }
 
     fn snapshot(&self, now: SystemTime) -> PacerState {
-        PacerState::new(self.in_flight, self.limit, self.source)
+        PacerState::new(self.in_flight.len(), self.limit, self.source)
             .with_rate(self.rate)
             .with_pause(self.paused_until.filter(|until| *until > now))
             .with_totals(self.time_paused, self.time_slowed)
@@ -382,11 +401,12 @@ impl AdaptivePacer {
         let mut state = shared.lock();
         let now = shared.clock.now();
         match state.gate(now) {
-            Gate::Open => {
-                let sequence = state.admitted();
-                Step::Admitted(Admission::new(sequence, now).holding(Slot(Arc::clone(shared))))
+            Gate::Open(sequence) => {
+                Step::Admitted(Admission::new(sequence, now).holding(Slot(Arc::clone(shared), sequence)))
             }
-            Gate::At(at) => Step::Scheduled(Slot(Arc::clone(shared)), at.duration_since(now).unwrap_or_default()),
+            Gate::At(at, sequence) => {
+                Step::Scheduled(Slot(Arc::clone(shared), sequence), at.duration_since(now).unwrap_or_default())
+            }
             Gate::Closed(until) => {
                 changed.enable();
                 Step::Wait(until.map(|until| until.duration_since(now).unwrap_or_default()))
@@ -396,14 +416,15 @@ impl AdaptivePacer {
 
     /// Admits a request whose slot was scheduled, unless a pause or hold began while it waited.
     fn admit_scheduled(&self, slot: Slot) -> Option<Admission> {
-        let mut state = self.shared.lock();
+        let state = self.shared.lock();
         let now = self.shared.clock.now();
+        let sequence = slot.1;
         let stopped = state.paused_until.is_some_and(|until| until > now)
-            || state.hold.as_ref().is_some_and(|hold| hold.until > now);
+            || state.hold.as_ref().is_some_and(|hold| hold.until > now && hold.probe != Some(sequence));
+        drop(state);
         if stopped {
             return None;
         }
-        let sequence = state.admitted();
         Some(Admission::new(sequence, now).holding(slot))
     }
 }
@@ -566,13 +587,25 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn a_refusal_with_nothing_in_flight_holds_until_its_retry_after() {
-        let pacer = pacer(None);
-        let only = pacer.admit().await;
-        pacer.observe(only, &throttled(4));
+    async fn with_nothing_in_flight_one_probe_tells_isolated_from_sustained() {
+        // The probe is answered: the refusal was isolated, and the hold ends.
+        let isolated = pacer(None);
+        let only = isolated.admit().await;
+        isolated.observe(only, &throttled(4));
+        let probe = admits_within(&isolated, Duration::from_millis(1)).await.expect("one probe goes at once");
+        assert!(admits_within(&isolated, Duration::from_millis(100)).await.is_none(), "nothing beside the probe");
+        isolated.observe(probe, &answered());
+        assert!(admits_within(&isolated, Duration::from_millis(1)).await.is_some());
+
+        // The probe is refused too: throttling is sustained, and everyone waits for the later Retry-After.
+        let sustained = pacer(None);
+        let only = sustained.admit().await;
+        sustained.observe(only, &throttled(4));
+        let probe = sustained.admit().await;
+        sustained.observe(probe, &throttled(6));
         let started = Instant::now();
-        let _next = pacer.admit().await;
-        assert_eq!(started.elapsed(), Duration::from_secs(4));
+        let _next = sustained.admit().await;
+        assert_eq!(started.elapsed(), Duration::from_secs(6));
     }
 
     #[tokio::test(start_paused = true)]
