@@ -22,6 +22,8 @@ pub mod env;
 #[cfg(feature = "client-credentials")]
 mod http_client;
 #[cfg(feature = "client-credentials")]
+mod http_settings;
+#[cfg(feature = "client-credentials")]
 mod managed_identity;
 #[cfg(feature = "client-credentials")]
 mod retry;
@@ -45,9 +47,11 @@ pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "client-credentials")]
 pub use authority::{AuthorityHost, Tenant, TokenEndpoint};
 #[cfg(feature = "client-credentials")]
-pub use client_credentials::{ClientCredentialsProvider, ClientCredentialsProviderBuilder};
+pub use client_credentials::{ClientAuthentication, ClientCredentialsProvider, ClientCredentialsProviderBuilder};
 #[cfg(feature = "client-credentials")]
 pub use credential::{AssertionForm, ClientAssertion, ClientCertificate, ClientCredential, FederatedTokenFile};
+#[cfg(feature = "client-credentials")]
+pub use http_settings::HttpVersion;
 #[cfg(feature = "client-credentials")]
 pub use managed_identity::{ManagedIdentityProvider, ManagedIdentityProviderBuilder, UserAssignedId};
 #[cfg(feature = "client-credentials")]
