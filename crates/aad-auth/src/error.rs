@@ -278,8 +278,13 @@ impl ServiceError {
         self.retry_after
     }
 
-    /// A plain-language explanation of what to fix, for the common AADSTS codes.
+    /// A plain-language explanation of what to fix: for the common AADSTS codes, or, when the server sent
+    /// no AADSTS code (a standards-compliant OAuth2 server, a gateway), from the OAuth2 error code,
+    /// the HTTP status and the description, so that an expired and a wrong secret get different fixes.
     pub fn hint(&self) -> Option<&'static str> {
+        if self.aadsts_code().is_none() {
+            return aadsts::oauth_hint(&self.error, self.status, self.description.as_deref());
+        }
         self.codes
             .iter()
             .copied()
