@@ -3,6 +3,7 @@
 
 mod aadsts;
 mod access_token;
+mod audience;
 mod cache;
 mod clock;
 mod error;
@@ -13,6 +14,8 @@ pub mod test_util;
 
 #[cfg(feature = "client-credentials")]
 mod authority;
+#[cfg(feature = "client-credentials")]
+mod challenge;
 #[cfg(feature = "client-credentials")]
 mod client_credentials;
 #[cfg(feature = "client-credentials")]
@@ -37,7 +40,8 @@ pub use access_token::AccessToken;
 pub use cache::{RefreshPolicy, TokenCache};
 pub use clock::{Clock, SystemClock};
 pub use error::{
-    ConfigError, CredentialError, DecodeError, Error, ProviderError, Result, ServiceError, TransportError,
+    AudienceError, ChallengeError, ConfigError, CredentialError, DecodeError, Error, ProviderError, Result,
+    ServiceError, TransportError,
 };
 pub use provider::TokenProvider;
 pub use resource::Resource;
@@ -46,6 +50,8 @@ pub use secrecy::{ExposeSecret, SecretString};
 
 #[cfg(feature = "client-credentials")]
 pub use authority::{AuthorityHost, Tenant, TokenEndpoint};
+#[cfg(feature = "client-credentials")]
+pub use challenge::Challenge;
 #[cfg(feature = "client-credentials")]
 pub use client_credentials::{ClientAuthentication, ClientCredentialsProvider, ClientCredentialsProviderBuilder};
 #[cfg(feature = "client-credentials")]
