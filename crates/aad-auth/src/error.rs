@@ -54,6 +54,10 @@ pub enum Error {
     /// The org's sign-in challenge (`WWW-Authenticate`) could not be had or read.
     #[error(transparent)]
     Challenge(ChallengeError),
+    /// No step of a credential chain could give a token; the error lists what each step found.
+    #[cfg(feature = "client-credentials")]
+    #[error(transparent)]
+    Chain(ChainError),
 }
 
 impl Error {
@@ -139,6 +143,12 @@ impl Error {
         match self {
             Error::Service(service) => service.hint(),
             Error::Audience(_) => Some(audience::HINT),
+            #[cfg(feature = "client-credentials")]
+            Error::Chain(_) => Some(
+                "no credential is configured on this host: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET \
+                 (or AZURE_CLIENT_CERTIFICATE_PATH), or AZURE_FEDERATED_TOKEN_FILE for workload identity, \
+                 or run on an Azure host with a managed identity",
+            ),
             _ => None,
         }
     }
@@ -441,6 +451,51 @@ impl fmt::Display for ChallengeError {
 impl std::error::Error for ChallengeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// What each step of a [`DefaultCredential`](crate::DefaultCredential) chain found, when none could give a token.
+/// The last step's failure, if it had one, is the `source()`.
+#[cfg(feature = "client-credentials")]
+#[derive(Debug, Clone)]
+pub struct ChainError {
+    steps: Vec<crate::ChainStep>,
+    last: Box<Error>,
+}
+
+#[cfg(feature = "client-credentials")]
+impl ChainError {
+    pub(crate) fn new(steps: Vec<crate::ChainStep>, last: Error) -> Self {
+        Self { steps, last: Box::new(last) }
+    }
+
+    /// Each step, in order, with what it found.
+    pub fn steps(&self) -> &[crate::ChainStep] {
+        &self.steps
+    }
+
+    /// The failure of the last step tried.
+    pub fn last_error(&self) -> &Error {
+        &self.last
+    }
+}
+
+#[cfg(feature = "client-credentials")]
+impl fmt::Display for ChainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no credential of the chain could give a token")?;
+        for (index, step) in self.steps.iter().enumerate() {
+            f.write_str(if index == 0 { ": " } else { "; " })?;
+            write!(f, "{step}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "client-credentials")]
+impl std::error::Error for ChainError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.last)
     }
 }
 

@@ -1,6 +1,8 @@
 //! The HTTP settings the provider builders share: proxy, extra root certificates, HTTP version and user agent,
 //! checked when the provider is built and turned into one reqwest client.
 
+use std::time::Duration;
+
 use rustls_pki_types::CertificateDer;
 use rustls_pki_types::pem::PemObject;
 use url::Url;
@@ -42,6 +44,7 @@ pub(crate) struct HttpSettings {
     root_certificates: Vec<Vec<u8>>,
     version: HttpVersion,
     user_agent: Option<String>,
+    connect_timeout: Option<Duration>,
 }
 
 impl HttpSettings {
@@ -66,9 +69,13 @@ impl HttpSettings {
     }
 
     /// The same settings without the proxy, for endpoints on this machine or its link (managed identity).
-    #[allow(dead_code)] // Used by the credential chain.
     pub(crate) fn without_proxy(&self) -> Self {
         Self { proxy: None, ..self.clone() }
+    }
+
+    /// The same settings with a limit on connecting (the managed identity probe: an absent endpoint does not answer).
+    pub(crate) fn with_connect_timeout(&self, timeout: Duration) -> Self {
+        Self { connect_timeout: Some(timeout), ..self.clone() }
     }
 
     /// The reqwest client: the one given, or one built from the settings, following no redirects
@@ -83,6 +90,7 @@ impl HttpSettings {
                 || !self.root_certificates.is_empty()
                 || self.version != HttpVersion::Negotiate
                 || self.user_agent.is_some()
+                || self.connect_timeout.is_some()
             {
                 return Err(Error::config(
                     "http_client",
@@ -108,6 +116,9 @@ impl HttpSettings {
             for parsed in parse_root_certificate(certificate)? {
                 builder = builder.add_root_certificate(parsed);
             }
+        }
+        if let Some(timeout) = self.connect_timeout {
+            builder = builder.connect_timeout(timeout);
         }
         builder = match self.version {
             HttpVersion::Negotiate => builder,

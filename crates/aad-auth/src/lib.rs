@@ -21,6 +21,8 @@ mod client_credentials;
 #[cfg(feature = "client-credentials")]
 mod credential;
 #[cfg(feature = "client-credentials")]
+mod default_credential;
+#[cfg(feature = "client-credentials")]
 pub mod env;
 #[cfg(feature = "client-credentials")]
 mod http_client;
@@ -56,6 +58,10 @@ pub use challenge::Challenge;
 pub use client_credentials::{ClientAuthentication, ClientCredentialsProvider, ClientCredentialsProviderBuilder};
 #[cfg(feature = "client-credentials")]
 pub use credential::{AssertionForm, ClientAssertion, ClientCertificate, ClientCredential, FederatedTokenFile};
+#[cfg(feature = "client-credentials")]
+pub use default_credential::{ChainStep, CredentialSource, DefaultCredential, DefaultCredentialBuilder};
+#[cfg(feature = "client-credentials")]
+pub use error::ChainError;
 #[cfg(feature = "client-credentials")]
 pub use http_settings::HttpVersion;
 #[cfg(feature = "client-credentials")]

@@ -182,6 +182,12 @@ impl ManagedIdentityProviderBuilder {
         self
     }
 
+    /// All HTTP settings at once (the credential chain hands its own down).
+    pub(crate) fn http_settings(mut self, settings: HttpSettings) -> Self {
+        self.http = settings;
+        self
+    }
+
     /// The timeout of each attempt (default 30 seconds).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
