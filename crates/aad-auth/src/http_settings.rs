@@ -1,6 +1,7 @@
 //! The HTTP settings the provider builders share: proxy, extra root certificates, HTTP version and user agent,
 //! checked when the provider is built and turned into one reqwest client.
 
+use std::fmt;
 use std::time::Duration;
 
 use rustls_pki_types::CertificateDer;
@@ -37,7 +38,7 @@ pub enum HttpVersion {
 }
 
 /// What a builder was told about its HTTP client.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct HttpSettings {
     client: Option<reqwest::Client>,
     proxy: Option<String>,
@@ -126,6 +127,20 @@ impl HttpSettings {
             HttpVersion::Http2 => builder.http2_prior_knowledge(),
         };
         builder.build().map_err(|e| Error::config("http_client", format!("the HTTP client could not be created: {e}")))
+    }
+}
+
+impl fmt::Debug for HttpSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The proxy URL may carry a password.
+        f.debug_struct("HttpSettings")
+            .field("client", &self.client.is_some())
+            .field("proxy", &self.proxy.as_ref().map(|_| "[REDACTED]"))
+            .field("root_certificates", &self.root_certificates.len())
+            .field("version", &self.version)
+            .field("user_agent", &self.user_agent)
+            .field("connect_timeout", &self.connect_timeout)
+            .finish()
     }
 }
 
