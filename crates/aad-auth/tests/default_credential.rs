@@ -253,3 +253,29 @@ fn a_configured_but_broken_step_fails_the_build() {
     assert!(matches!(&error, Error::Config(c) if c.field() == "authority_host"), "{error:?}");
     assert!(!error.to_string().contains(SECRET));
 }
+
+#[tokio::test]
+async fn the_chain_sends_token_requests_through_its_proxy() {
+    // Nothing listens on 127.0.0.1:9: the request can only succeed through the proxy.
+    let proxy = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(|request: &Request| request.url.as_str() == format!("http://127.0.0.1:9{V2_PATH}"))
+        .respond_with(json(fixture("aad/v2-success.json")))
+        .expect(1)
+        .mount(&proxy)
+        .await;
+    let credential = chain(
+        &[
+            ("AZURE_TENANT_ID", TENANT.into()),
+            ("AZURE_CLIENT_ID", CLIENT_ID.into()),
+            ("AZURE_CLIENT_SECRET", SECRET.into()),
+            ("AZURE_AUTHORITY_HOST", "http://127.0.0.1:9".into()),
+        ],
+        NO_IMDS,
+    )
+    .proxy(proxy.uri())
+    .build()
+    .unwrap();
+
+    credential.token(&org()).await.unwrap();
+}
