@@ -25,7 +25,7 @@ fn client(server: &LoopbackServer, version: Option<HttpVersion>, trust: bool) ->
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alpn_negotiates_the_http_version_the_builder_chose() {
-    for (version, h2) in [(None, false), (Some(HttpVersion::Http1), false), (Some(HttpVersion::Http2), true)] {
+    for (version, h2) in [(None, false), (Some(HttpVersion::Http1), false), (Some(HttpVersion::Negotiate), true)] {
         let server = LoopbackServer::builder().tls(true).start().unwrap();
         let client = client(&server, version, true);
 

@@ -13,7 +13,9 @@ use url::Url;
 use crate::clock::{Clock, SystemClock};
 use crate::credential::ClientCredential;
 use crate::error::{DecodeError, ServiceError, TransportError};
-use crate::http_client::{HttpError, RecordingClient, ResponseMeta, default_http_client};
+use crate::http_client::{HttpError, RecordingClient, ResponseMeta};
+use crate::http_settings::HttpSettings;
+use crate::http_version::HttpVersion;
 use crate::resource::is_guid;
 use crate::token_response::{AadErrorBody, AadTokenResponse};
 use crate::transport_security::check_plain_http;
@@ -71,6 +73,35 @@ struct Inner {
     clock: Arc<dyn Clock>,
 }
 
+/// How a client secret is presented to the token endpoint (RFC 6749 §2.3.1).
+///
+/// Certificates and federated assertions always go in the request body as `client_assertion`;
+/// this choice only applies to a [`ClientCredential::Secret`].
+///
+/// ```
+/// use aad_auth::{ClientAuthentication, ClientCredential, ClientCredentialsProvider, SecretString};
+///
+/// let provider = ClientCredentialsProvider::builder(
+///     "contoso.onmicrosoft.com",
+///     "11111111-2222-3333-4444-555555555555",
+///     ClientCredential::secret(SecretString::from("abc8Q~example")),
+/// )
+/// .client_authentication(ClientAuthentication::Basic)
+/// .build()?;
+/// # let _ = provider;
+/// # Ok::<(), aad_auth::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ClientAuthentication {
+    /// `client_secret_post`: `client_id` and `client_secret` are form fields of the body (what Azure AD documents).
+    #[default]
+    RequestBody,
+    /// `client_secret_basic`: an `Authorization: Basic` header carrying the form-encoded id and secret,
+    /// `base64(urlencode(client_id) ":" urlencode(client_secret))`, as some gateways and sovereign setups require.
+    Basic,
+}
+
 /// Configures a [`ClientCredentialsProvider`]. A bad value is reported by [`build`](Self::build).
 #[must_use]
 pub struct ClientCredentialsProviderBuilder {
@@ -79,7 +110,8 @@ pub struct ClientCredentialsProviderBuilder {
     credential: ClientCredential,
     authority: Result<AuthorityHost>,
     endpoint: TokenEndpoint,
-    http: Option<reqwest::Client>,
+    client_authentication: ClientAuthentication,
+    http: HttpSettings,
     timeout: Duration,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
@@ -98,7 +130,8 @@ impl ClientCredentialsProvider {
             credential,
             authority: Ok(AuthorityHost::default()),
             endpoint: TokenEndpoint::default(),
-            http: None,
+            client_authentication: ClientAuthentication::default(),
+            http: HttpSettings::default(),
             timeout: DEFAULT_TIMEOUT,
             retry: RetryPolicy::token_requests(),
             clock: Arc::new(SystemClock),
@@ -145,12 +178,63 @@ impl ClientCredentialsProviderBuilder {
         self
     }
 
-    /// The reqwest client to send with (default: a rustls client that follows no redirects).
+    /// How a client secret is sent (default [`ClientAuthentication::RequestBody`]).
+    /// [`build`](Self::build) refuses [`ClientAuthentication::Basic`] with a credential that is not a secret.
+    pub fn client_authentication(mut self, authentication: ClientAuthentication) -> Self {
+        self.client_authentication = authentication;
+        self
+    }
+
+    /// The reqwest client to send with, instead of one built from the settings below.
+    /// [`build`](Self::build) refuses it together with a proxy, root certificate, HTTP version or user agent,
+    /// which it would ignore.
     ///
     /// # Security
     /// Configure it not to follow redirects: a redirected token request would carry the credential to another host.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
+        self.http.client(client);
+        self
+    }
+
+    /// Sends through this proxy (`http://host:port` or `https://host:port`, optionally with `user:password@`),
+    /// instead of the one `HTTPS_PROXY` names. A malformed URL is reported by `build`.
+    ///
+    /// ```no_run
+    /// # use aad_auth::{ClientCredential, ClientCredentialsProvider, SecretString};
+    /// # fn run(credential: ClientCredential) -> aad_auth::Result<()> {
+    /// let provider = ClientCredentialsProvider::builder("contoso.onmicrosoft.com", "11111111-2222-3333-4444-555555555555", credential)
+    ///     .proxy("http://proxy.contoso.com:3128")
+    ///     .add_root_certificate(std::fs::read("/etc/ssl/inspecting-proxy-ca.pem").unwrap_or_default())
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.http.proxy(url.into());
+        self
+    }
+
+    /// Trusts this extra root certificate (PEM, possibly several, or DER) besides the built-in roots,
+    /// as behind a TLS-inspecting proxy. Input that is not a certificate is reported by `build`.
+    pub fn add_root_certificate(mut self, certificate: impl Into<Vec<u8>>) -> Self {
+        self.http.add_root_certificate(certificate.into());
+        self
+    }
+
+    /// The HTTP version (default [`HttpVersion::Negotiate`]).
+    pub fn http_version(mut self, version: HttpVersion) -> Self {
+        self.http.version(version);
+        self
+    }
+
+    /// The `User-Agent` header (default `aad-auth/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.http.user_agent(user_agent.into());
+        self
+    }
+
+    /// All HTTP settings at once (the credential chain hands its own down).
+    pub(crate) fn http_settings(mut self, settings: HttpSettings) -> Self {
+        self.http = settings;
         self
     }
 
@@ -175,39 +259,39 @@ impl ClientCredentialsProviderBuilder {
     /// Checks the configuration and builds the provider.
     ///
     /// # Errors
-    /// [`Error::Config`] naming the field at fault: an empty or malformed tenant or client id,
-    /// a secret that is empty or looks like a Secret ID, or an authority URL that is not https (or loopback).
+    /// [`Error::Config`] naming the field at fault: an empty or malformed tenant or client id
+    /// (a GUID on Azure AD's own hosts; any text without spaces on a [`AuthorityHost::Custom`] server),
+    /// a secret that is empty or looks like a Secret ID, an authority URL that is not https (or loopback),
+    /// HTTP Basic with a credential that is not a secret, or an HTTP setting that cannot work.
     pub fn build(self) -> Result<ClientCredentialsProvider> {
         let tenant = Tenant::new(self.tenant)?;
-        let client_id = self.client_id.trim().to_owned();
-        if client_id.is_empty() {
-            return Err(Error::config(
-                "client_id",
-                "it is empty; give the Application (client) ID from the app registration's overview",
-            ));
-        }
-        if !is_guid(&client_id) {
-            return Err(Error::config(
-                "client_id",
-                format!(
-                    "`{client_id}` is not a GUID; give the Application (client) ID from the app registration's overview"
-                ),
-            ));
-        }
-        self.credential.validate()?;
         let authority = self.authority?;
+        let client_id = check_client_id(&self.client_id, &authority)?;
+        self.credential.validate()?;
         let token_url = self.endpoint.url(&authority, &tenant)?;
         check_plain_http(&token_url).map_err(|reason| Error::config("authority_host", reason))?;
+        let auth_type = match (self.client_authentication, &self.credential) {
+            (ClientAuthentication::RequestBody, _) => AuthType::RequestBody,
+            (ClientAuthentication::Basic, ClientCredential::Secret(_)) => AuthType::BasicAuth,
+            (ClientAuthentication::Basic, other) => {
+                return Err(Error::config(
+                    "client_authentication",
+                    format!(
+                        "HTTP Basic carries a client secret, but the credential is a {}; \
+                         certificates and assertions are always sent in the request body",
+                        other.kind()
+                    ),
+                ));
+            }
+        };
+        // oauth2 form-encodes the id and the secret before base64 for HTTP Basic, as RFC 6749 §2.3.1 requires.
         let mut oauth = oauth2::Client::new(ClientId::new(client_id.clone()))
-            .set_auth_type(AuthType::RequestBody)
+            .set_auth_type(auth_type)
             .set_token_uri(TokenUrl::from_url(token_url.clone()));
         if let ClientCredential::Secret(secret) = &self.credential {
             oauth = oauth.set_client_secret(ClientSecret::new(secret.expose_secret().to_owned()));
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => default_http_client()?,
-        };
+        let http = self.http.build()?;
         Ok(ClientCredentialsProvider {
             inner: Arc::new(Inner {
                 tenant,
@@ -223,6 +307,30 @@ impl ClientCredentialsProviderBuilder {
             }),
         })
     }
+}
+
+/// Azure AD's hosts know apps by a GUID; another OAuth2 server may use any client id without spaces.
+fn check_client_id(client_id: &str, authority: &AuthorityHost) -> Result<String> {
+    let client_id = client_id.trim();
+    if client_id.is_empty() {
+        return Err(Error::config(
+            "client_id",
+            "it is empty; give the Application (client) ID from the app registration's overview",
+        ));
+    }
+    let custom = matches!(authority, AuthorityHost::Custom(_));
+    if custom && client_id.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(Error::config("client_id", "it contains white space or control characters"));
+    }
+    if !custom && !is_guid(client_id) {
+        return Err(Error::config(
+            "client_id",
+            format!(
+                "`{client_id}` is not a GUID; give the Application (client) ID from the app registration's overview"
+            ),
+        ));
+    }
+    Ok(client_id.to_owned())
 }
 
 impl Inner {
@@ -386,6 +494,7 @@ impl fmt::Debug for ClientCredentialsProviderBuilder {
             .field("client_id", &self.client_id)
             .field("credential", &self.credential)
             .field("endpoint", &self.endpoint)
+            .field("client_authentication", &self.client_authentication)
             .finish_non_exhaustive()
     }
 }

@@ -35,11 +35,8 @@ impl ClientCredentialsProviderBuilder {
     /// `AZURE_TENANT_ID`, `AZURE_CLIENT_ID`, and one credential, looked for in this order:
     /// `AZURE_CLIENT_SECRET`; `AZURE_CLIENT_CERTIFICATE_PATH` (with `AZURE_CLIENT_CERTIFICATE_PASSWORD`
     /// for a PKCS#12 file, and `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`); `AZURE_FEDERATED_TOKEN_FILE`.
-    /// `IDENTITY_ENDPOINT`: the managed identity endpoint set by App Service, Functions, Container Apps and Arc.
-    pub const IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
-    /// `IDENTITY_HEADER`: the secret to send in `X-IDENTITY-HEADER` to `IDENTITY_ENDPOINT`.
-    pub const IDENTITY_HEADER: &str = "IDENTITY_HEADER";
     /// `AZURE_AUTHORITY_HOST` is optional.
+    /// To fall back to managed identity as well, use [`DefaultCredential`](crate::DefaultCredential).
     ///
     /// # Errors
     /// [`Error::Config`] naming the missing variable, or [`Error::Credential`] when the certificate cannot be read.

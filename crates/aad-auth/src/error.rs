@@ -5,12 +5,15 @@
 //! [`Error::Transport`] and [`Error::Timeout`] never got an answer,
 //! [`Error::Service`] is Azure AD's (or the managed identity endpoint's) answer,
 //! and [`Error::Decode`] is an answer that could not be read.
+//! [`Error::Audience`] is a token for another resource, caught before it is sent,
+//! and [`Error::Challenge`] an org whose sign-in challenge could not be read.
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::aadsts;
+use crate::audience;
 
 /// A `Result` whose error defaults to this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -45,6 +48,16 @@ pub enum Error {
     /// A token provider outside this crate failed.
     #[error(transparent)]
     Provider(ProviderError),
+    /// A token was issued for another resource than the one it was about to be sent to.
+    #[error(transparent)]
+    Audience(AudienceError),
+    /// The org's sign-in challenge (`WWW-Authenticate`) could not be had or read.
+    #[error(transparent)]
+    Challenge(ChallengeError),
+    /// No step of a credential chain could give a token; the error lists what each step found.
+    #[cfg(feature = "client-credentials")]
+    #[error(transparent)]
+    Chain(ChainError),
 }
 
 impl Error {
@@ -68,9 +81,10 @@ impl Error {
         Error::Credential(CredentialError { what: what.into(), source })
     }
 
-    /// True when the request could not have been processed: a configuration or credential problem.
+    /// True when the request could not have been processed: a configuration or credential problem,
+    /// or a token for another resource.
     pub fn is_config(&self) -> bool {
-        matches!(self, Error::Config(_) | Error::Credential(_))
+        matches!(self, Error::Config(_) | Error::Credential(_) | Error::Audience(_))
     }
 
     /// True when the request timed out.
@@ -128,6 +142,13 @@ impl Error {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             Error::Service(service) => service.hint(),
+            Error::Audience(_) => Some(audience::HINT),
+            #[cfg(feature = "client-credentials")]
+            Error::Chain(_) => Some(
+                "no credential is configured on this host: set AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET \
+                 (or AZURE_CLIENT_CERTIFICATE_PATH), or AZURE_FEDERATED_TOKEN_FILE for workload identity, \
+                 or run on an Azure host with a managed identity",
+            ),
             _ => None,
         }
     }
@@ -278,8 +299,13 @@ impl ServiceError {
         self.retry_after
     }
 
-    /// A plain-language explanation of what to fix, for the common AADSTS codes.
+    /// A plain-language explanation of what to fix: for the common AADSTS codes, or, when the server sent
+    /// no AADSTS code (a standards-compliant OAuth2 server, a gateway), from the OAuth2 error code,
+    /// the HTTP status and the description, so that an expired and a wrong secret get different fixes.
     pub fn hint(&self) -> Option<&'static str> {
+        if self.aadsts_code().is_none() {
+            return aadsts::oauth_hint(&self.error, self.status, self.description.as_deref());
+        }
         self.codes
             .iter()
             .copied()
@@ -340,6 +366,136 @@ impl std::error::Error for DecodeError {}
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "could not read the token response: {}", self.what)
+    }
+}
+
+/// A token issued for another resource than the one it was about to be sent to.
+#[derive(Debug, Clone)]
+pub struct AudienceError {
+    expected: String,
+    found: Vec<String>,
+}
+
+impl AudienceError {
+    pub(crate) fn new(expected: impl Into<String>, found: Vec<String>) -> Self {
+        Self { expected: expected.into(), found }
+    }
+
+    /// The resource the token was meant for.
+    pub fn expected(&self) -> &str {
+        &self.expected
+    }
+
+    /// The audiences the token names.
+    pub fn found(&self) -> &[String] {
+        &self.found
+    }
+}
+
+impl std::error::Error for AudienceError {}
+
+impl fmt::Display for AudienceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the token is for {}, not for {}", self.found.join(", "), self.expected)
+    }
+}
+
+/// The org's sign-in challenge could not be had or read; see [`Challenge`](crate::Challenge).
+#[derive(Debug, Clone)]
+pub struct ChallengeError {
+    url: Option<String>,
+    status: Option<u16>,
+    what: String,
+    source: Option<Source>,
+}
+
+impl ChallengeError {
+    #[cfg_attr(not(feature = "client-credentials"), allow(dead_code))]
+    pub(crate) fn new(what: impl Into<String>) -> Self {
+        Self { url: None, status: None, what: what.into(), source: None }
+    }
+
+    #[cfg_attr(not(feature = "client-credentials"), allow(dead_code))]
+    pub(crate) fn at(mut self, url: impl Into<String>, status: Option<u16>, source: Option<Source>) -> Self {
+        self.url = Some(url.into());
+        self.status = status;
+        self.source = source;
+        self
+    }
+
+    /// The URL asked for the challenge, when one was asked.
+    pub fn url(&self) -> Option<&str> {
+        self.url.as_deref()
+    }
+
+    /// The HTTP status of the answer, when there was one.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    /// What was wrong, in words.
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+}
+
+impl fmt::Display for ChallengeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.url {
+            Some(url) => write!(f, "no sign-in challenge from {url}: {}", self.what),
+            None => write!(f, "cannot read the sign-in challenge: {}", self.what),
+        }
+    }
+}
+
+impl std::error::Error for ChallengeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// What each step of a [`DefaultCredential`](crate::DefaultCredential) chain found, when none could give a token.
+/// The last step's failure, if it had one, is the `source()`.
+#[cfg(feature = "client-credentials")]
+#[derive(Debug, Clone)]
+pub struct ChainError {
+    steps: Vec<crate::ChainStep>,
+    last: Box<Error>,
+}
+
+#[cfg(feature = "client-credentials")]
+impl ChainError {
+    pub(crate) fn new(steps: Vec<crate::ChainStep>, last: Error) -> Self {
+        Self { steps, last: Box::new(last) }
+    }
+
+    /// Each step, in order, with what it found.
+    pub fn steps(&self) -> &[crate::ChainStep] {
+        &self.steps
+    }
+
+    /// The failure of the last step tried.
+    pub fn last_error(&self) -> &Error {
+        &self.last
+    }
+}
+
+#[cfg(feature = "client-credentials")]
+impl fmt::Display for ChainError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("no credential of the chain could give a token")?;
+        for (index, step) in self.steps.iter().enumerate() {
+            f.write_str(if index == 0 { ": " } else { "; " })?;
+            write!(f, "{step}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(feature = "client-credentials")]
+impl std::error::Error for ChainError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.last)
     }
 }
 

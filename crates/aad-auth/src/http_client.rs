@@ -102,16 +102,6 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     Some(at.duration_since(now).unwrap_or_default())
 }
 
-/// A reqwest client for providers that were not given one: rustls, no redirects
-/// (a token endpoint that redirects is misconfigured, and a redirect must not carry the form elsewhere).
-pub(crate) fn default_http_client() -> crate::Result<reqwest::Client> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .user_agent(concat!("aad-auth/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| crate::Error::config("http_client", format!("the HTTP client could not be created: {e}")))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

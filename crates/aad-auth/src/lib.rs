@@ -3,6 +3,7 @@
 
 mod aadsts;
 mod access_token;
+mod audience;
 mod cache;
 mod clock;
 mod error;
@@ -14,13 +15,20 @@ pub mod test_util;
 #[cfg(feature = "client-credentials")]
 mod authority;
 #[cfg(feature = "client-credentials")]
+mod challenge;
+#[cfg(feature = "client-credentials")]
 mod client_credentials;
 #[cfg(feature = "client-credentials")]
 mod credential;
 #[cfg(feature = "client-credentials")]
+mod default_credential;
+#[cfg(feature = "client-credentials")]
 pub mod env;
 #[cfg(feature = "client-credentials")]
 mod http_client;
+#[cfg(feature = "client-credentials")]
+mod http_settings;
+mod http_version;
 #[cfg(feature = "client-credentials")]
 mod managed_identity;
 mod retry;
@@ -34,8 +42,10 @@ pub use access_token::AccessToken;
 pub use cache::{RefreshPolicy, TokenCache};
 pub use clock::{Clock, SystemClock};
 pub use error::{
-    ConfigError, CredentialError, DecodeError, Error, ProviderError, Result, ServiceError, TransportError,
+    AudienceError, ChallengeError, ConfigError, CredentialError, DecodeError, Error, ProviderError, Result,
+    ServiceError, TransportError,
 };
+pub use http_version::HttpVersion;
 pub use provider::TokenProvider;
 pub use resource::Resource;
 pub use retry::{Attempts, RetryPolicy};
@@ -45,8 +55,14 @@ pub use secrecy::{ExposeSecret, SecretString};
 #[cfg(feature = "client-credentials")]
 pub use authority::{AuthorityHost, Tenant, TokenEndpoint};
 #[cfg(feature = "client-credentials")]
-pub use client_credentials::{ClientCredentialsProvider, ClientCredentialsProviderBuilder};
+pub use challenge::Challenge;
+#[cfg(feature = "client-credentials")]
+pub use client_credentials::{ClientAuthentication, ClientCredentialsProvider, ClientCredentialsProviderBuilder};
 #[cfg(feature = "client-credentials")]
 pub use credential::{AssertionForm, ClientAssertion, ClientCertificate, ClientCredential, FederatedTokenFile};
+#[cfg(feature = "client-credentials")]
+pub use default_credential::{ChainStep, CredentialSource, DefaultCredential, DefaultCredentialBuilder};
+#[cfg(feature = "client-credentials")]
+pub use error::ChainError;
 #[cfg(feature = "client-credentials")]
 pub use managed_identity::{ManagedIdentityProvider, ManagedIdentityProviderBuilder, UserAssignedId};

@@ -13,7 +13,9 @@ use crate::client_credentials::{describe_json_error, service_error, unreadable_e
 use crate::clock::{Clock, SystemClock};
 use crate::env::{IDENTITY_ENDPOINT, IDENTITY_HEADER};
 use crate::error::{DecodeError, TransportError};
-use crate::http_client::{ResponseMeta, default_http_client, parse_retry_after};
+use crate::http_client::{ResponseMeta, parse_retry_after};
+use crate::http_settings::HttpSettings;
+use crate::http_version::HttpVersion;
 use crate::token_response::{AadErrorBody, AadTokenResponse};
 use crate::transport_security::{check_plain_http, is_instance_metadata};
 use crate::{AccessToken, Error, Resource, Result, RetryPolicy, TokenProvider};
@@ -72,7 +74,7 @@ struct Inner {
 pub struct ManagedIdentityProviderBuilder {
     source: Result<Source>,
     identity: Option<UserAssignedId>,
-    http: Option<reqwest::Client>,
+    http: HttpSettings,
     timeout: Duration,
     retry: RetryPolicy,
     clock: Arc<dyn Clock>,
@@ -84,7 +86,7 @@ impl ManagedIdentityProvider {
         ManagedIdentityProviderBuilder {
             source: imds(IMDS_ENDPOINT),
             identity: None,
-            http: None,
+            http: HttpSettings::default(),
             timeout: Duration::from_secs(30),
             retry: RetryPolicy::token_requests().max_attempts(5),
             clock: Arc::new(SystemClock),
@@ -143,9 +145,47 @@ impl ManagedIdentityProviderBuilder {
         self
     }
 
-    /// The reqwest client to send with.
+    /// The reqwest client to send with, instead of one built from the settings below.
+    /// [`build`](Self::build) refuses it together with a proxy, root certificate, HTTP version or user agent,
+    /// which it would ignore.
+    ///
+    /// # Security
+    /// Configure it not to follow redirects: a redirected token request would carry the credential to another host.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http = Some(client);
+        self.http.client(client);
+        self
+    }
+
+    /// Sends through this proxy (`http://host:port` or `https://host:port`, optionally with `user:password@`),
+    /// instead of the one `HTTP_PROXY` names (the endpoints are local, so this is rarely wanted).
+    /// A malformed URL is reported by `build`.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.http.proxy(url.into());
+        self
+    }
+
+    /// Trusts this extra root certificate (PEM, possibly several, or DER) besides the built-in roots,
+    /// as behind a TLS-inspecting proxy. Input that is not a certificate is reported by `build`.
+    pub fn add_root_certificate(mut self, certificate: impl Into<Vec<u8>>) -> Self {
+        self.http.add_root_certificate(certificate.into());
+        self
+    }
+
+    /// The HTTP version (default [`HttpVersion::Negotiate`]).
+    pub fn http_version(mut self, version: HttpVersion) -> Self {
+        self.http.version(version);
+        self
+    }
+
+    /// The `User-Agent` header (default `aad-auth/<version>`).
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.http.user_agent(user_agent.into());
+        self
+    }
+
+    /// All HTTP settings at once (the credential chain hands its own down).
+    pub(crate) fn http_settings(mut self, settings: HttpSettings) -> Self {
+        self.http = settings;
         self
     }
 
@@ -172,10 +212,7 @@ impl ManagedIdentityProviderBuilder {
     /// # Errors
     /// [`Error::Config`] for an endpoint that is not a URL or is plain http to a host that is not local.
     pub fn build(self) -> Result<ManagedIdentityProvider> {
-        let http = match self.http {
-            Some(http) => http,
-            None => default_http_client()?,
-        };
+        let http = self.http.build()?;
         Ok(ManagedIdentityProvider {
             inner: Arc::new(Inner {
                 source: self.source?,

@@ -12,7 +12,7 @@ use crate::options::RequestOptions;
 use crate::pacer::{AdaptivePacer, Pacer};
 use crate::rate_limits::{RateLimitState, RateLimits};
 use crate::stats::{ClientStats, Counters};
-use aad_auth::RetryPolicy;
+use aad_auth::{HttpVersion, RetryPolicy};
 
 /// The Dataverse Web API client. Cheap to clone: build one and share it.
 ///
@@ -68,21 +68,6 @@ pub struct ClientBuilder {
     options: RequestOptions,
 }
 
-/// The HTTP version the client speaks.
-///
-/// HTTP/1.1 is the default: on a TLS loopback benchmark HTTP/2 cost about 1.7 times as much per request, for this
-/// client and for hand-written reqwest alike, while HTTP/1.1 opens one connection per request in flight, which
-/// Dataverse's limit of 52 concurrent requests keeps few.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-#[non_exhaustive]
-pub enum HttpVersion {
-    /// HTTP/1.1 only (TLS ALPN offers `http/1.1` alone).
-    #[default]
-    Http1,
-    /// HTTP/2 when the server agrees in the TLS handshake (ALPN offers `h2` first), else HTTP/1.1.
-    Http2,
-}
-
 impl Client {
     /// Starts configuring a client for the org at `org_url` (such as `https://contoso.crm.dynamics.com`),
     /// authenticating with `tokens`. Tokens are requested for the org URL as the resource
@@ -100,7 +85,9 @@ impl Client {
             retry: RetryPolicy::default(),
             max_concurrency: None,
             pacer: None,
-            http_version: HttpVersion::default(),
+            // HTTP/1.1: on a TLS loopback benchmark HTTP/2 cost more per request, for this client and hand-written
+            // reqwest alike, and Dataverse's 52 concurrent requests keep HTTP/1.1's connections few.
+            http_version: HttpVersion::Http1,
             cache_tokens: true,
             clock: Arc::new(SystemClock),
             options: RequestOptions::default(),
@@ -211,7 +198,8 @@ impl ClientBuilder {
         self
     }
 
-    /// The HTTP version (default [`HttpVersion::Http1`]). Ignored with [`http_client`](Self::http_client).
+    /// The HTTP version (default [`HttpVersion::Http1`]; [`HttpVersion::Negotiate`] offers HTTP/2 in the TLS
+    /// handshake). Ignored with [`http_client`](Self::http_client).
     pub fn http_version(mut self, version: HttpVersion) -> Self {
         self.http_version = version;
         self
@@ -248,9 +236,12 @@ impl ClientBuilder {
             None => {
                 let mut builder =
                     reqwest::Client::builder().user_agent(self.user_agent).redirect(reqwest::redirect::Policy::none());
-                if self.http_version == HttpVersion::Http1 {
-                    builder = builder.http1_only();
-                }
+                builder = match self.http_version {
+                    HttpVersion::Http1 => builder.http1_only(),
+                    HttpVersion::Http2 => builder.http2_prior_knowledge(),
+                    // Offers h2 and http/1.1 in the TLS handshake.
+                    _ => builder,
+                };
                 if let Some(proxy) = &self.proxy {
                     let url = check_proxy_url(proxy)?;
                     let proxy = reqwest::Proxy::all(url.as_str()).map_err(|e| {

@@ -29,8 +29,8 @@ mod stats;
 mod transport;
 mod write;
 
-pub use aad_auth::RetryPolicy;
-pub use client::{Client, ClientBuilder, HttpVersion};
+pub use aad_auth::{HttpVersion, RetryPolicy};
+pub use client::{Client, ClientBuilder};
 pub use entity::Entity;
 pub use entity_set::{CreateRequest, DeleteRequest, EntitySet, RetrieveRequest, WriteRequest};
 pub use error::{

@@ -95,7 +95,7 @@ pub(crate) fn library_client(
     // The one place the library's HTTP version is chosen.
     let builder = builder.http_version(match version {
         Version::Http1 => dynamics_webapi::HttpVersion::Http1,
-        Version::Http2 => dynamics_webapi::HttpVersion::Http2,
+        Version::Http2 => dynamics_webapi::HttpVersion::Negotiate,
     });
     configure(builder).build().expect("a library client")
 }
