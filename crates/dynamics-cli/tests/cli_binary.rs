@@ -114,5 +114,5 @@ async fn verbose_never_prints_the_secret_or_the_token() {
         output.success();
     }
     assert!(logged.contains("aad_auth.acquire_token"), "the token request is logged:\n{logged}");
-    assert!(logged.contains("dynamics_webapi.request") && logged.contains("status=200"), "{logged}");
+    assert!(logged.contains("dynamics_webapi.request") && logged.contains("http.response.status_code=200"), "{logged}");
 }

@@ -42,6 +42,8 @@ const RATE_MARGIN: f64 = 0.97;
 /// How fast the rate climbs while answers are clean, per second: up to the estimate, and beyond it.
 const CLIMB_BELOW_ESTIMATE: f64 = 0.02;
 const CLIMB_ABOVE_ESTIMATE: f64 = 0.002;
+/// The most one sustained episode cuts the rate by.
+const MAX_CUT: f64 = 0.7;
 /// The slowest rate ever held to, in requests per second.
 const MIN_RATE: f64 = 0.1;
 /// Recent answers over this span tell sustained throttling from isolated refusals.
@@ -363,13 +365,17 @@ impl State {
         let span = first_until.duration_since(self.episode_start).unwrap_or_default().as_secs_f64();
         let learned = (self.episode_successes > 0 && span > 0.0).then(|| self.episode_successes as f64 / span);
         self.rate = match (learned, self.rate) {
-            (Some(learned), _) => {
-                self.estimate = Some(learned);
-                Some((learned * RATE_MARGIN).max(MIN_RATE))
-            }
-            (None, Some(rate)) => Some((rate / 2.0).max(MIN_RATE)),
-            (None, None) => None,
+            // An episode right after a pause can be short and nearly empty (the server's window is still full):
+            // one episode never cuts the rate by more than `MAX_CUT`, so a run of them cannot stall the client.
+            (Some(learned), Some(rate)) => Some((learned * RATE_MARGIN).max(rate * MAX_CUT).max(MIN_RATE)),
+            (Some(learned), None) => Some((learned * RATE_MARGIN).max(MIN_RATE)),
+            // Nothing was answered since the last pause: the episode tells nothing about the rate, and the pause
+            // already holds everyone back.
+            (None, rate) => rate,
         };
+        if let Some(rate) = self.rate {
+            self.estimate = Some(rate / RATE_MARGIN);
+        }
         tracing::debug!(rate = ?self.rate, pause = ?until.duration_since(now).unwrap_or_default(), "sustained throttling");
         self.episode_start = until;
         self.episode_successes = 0;
@@ -568,6 +574,21 @@ mod tests {
         // 30 answered in the 3 s before the refusal plus the 2 s of the first Retry-After: 6 a second, less the margin.
         let rate = state.rate().expect("a rate learned from the episode");
         assert!((rate - 6.0 * RATE_MARGIN).abs() < 0.01, "{rate}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_short_episode_right_after_a_pause_cuts_the_rate_by_at_most_a_third() {
+        let pacer = pacer(Some(64));
+        pacer.shared.lock().rate = Some(100.0);
+        let answered_one = pacer.admit().await;
+        pacer.observe(answered_one, &answered());
+        let first = pacer.admit().await;
+        let second = pacer.admit().await;
+        pacer.observe(first, &throttled(1));
+        pacer.observe(second, &throttled(1));
+        // One success over about a second would say 1 a second; the cut is bounded instead.
+        let rate = pacer.state().rate().expect("a rate");
+        assert!((rate - 100.0 * MAX_CUT).abs() < 1e-9, "{rate}");
     }
 
     #[tokio::test(start_paused = true)]
