@@ -521,8 +521,8 @@ async fn requests_queued_behind_a_429_send_one_probe_and_wait_out_the_retry_afte
         .up_to_n_times(1)
         .mount(&server)
         .await;
+    // Whichever queued request goes first is the probe, and it is refused too.
     Mock::given(method("GET"))
-        .and(path(format!("{API}/contacts({})", Uuid::max())))
         .respond_with(record(&arrivals, throttled("0x80072322", 1)))
         .up_to_n_times(1)
         .mount(&server)
@@ -554,8 +554,7 @@ async fn requests_queued_behind_a_429_send_one_probe_and_wait_out_the_retry_afte
     throttled_one.await.unwrap().unwrap();
     let arrivals = arrivals.lock().unwrap().clone();
     assert_eq!(arrivals.len(), 5, "{arrivals:?}");
-    let (probe_route, probe_at) = &arrivals[1];
-    assert!(probe_route.contains("contacts"), "the first queued request is the probe: {arrivals:?}");
+    let (_, probe_at) = &arrivals[1];
     let refused_at = arrivals[0].1 + Duration::from_millis(200);
     assert!(probe_at.duration_since(refused_at) < Duration::from_millis(500), "the probe goes at once: {arrivals:?}");
     for (route, at) in &arrivals[2..] {

@@ -419,7 +419,8 @@ async fn verbose_logs_requests_but_never_the_secret_or_the_token() {
         if args[1] != "token" && args[1] != "doctor" {
             assert!(output.stderr.contains("dynamics_webapi.request"), "{args:?}: {}", output.stderr);
             assert!(
-                output.stderr.contains("status=200") || output.stderr.contains("status=204"),
+                output.stderr.contains("http.response.status_code=200")
+                    || output.stderr.contains("http.response.status_code=204"),
                 "{args:?}: {}",
                 output.stderr
             );

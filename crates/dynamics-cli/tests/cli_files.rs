@@ -218,7 +218,7 @@ async fn verbose_file_commands_never_print_the_secret_or_the_token() {
         assert!(!all.contains(emulator.client_secret()), "{args:?} printed the secret");
         assert!(!all.contains(&token), "{args:?} printed the token");
         assert!(output.stderr.contains("dynamics_webapi.request"), "{args:?}: {}", output.stderr);
-        assert!(output.stderr.contains("status=20"), "{args:?}: {}", output.stderr);
+        assert!(output.stderr.contains("http.response.status_code=20"), "{args:?}: {}", output.stderr);
     }
     assert_eq!(std::fs::read(&out).unwrap(), binary(3_000));
     let failed =

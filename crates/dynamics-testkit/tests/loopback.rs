@@ -31,6 +31,7 @@ fn webapi_client(server: &LoopbackServer) -> Client {
     let tokens = Arc::new(StaticTokenProvider::new(Duration::from_secs(3600), Arc::new(aad_auth::SystemClock)));
     Client::builder(server.url(), tokens)
         .add_root_certificate(server.ca_certificate_pem())
+        .http_version(dynamics_webapi::HttpVersion::Negotiate)
         .retry_policy(dynamics_webapi::RetryPolicy::none())
         .build()
         .expect("a client")
