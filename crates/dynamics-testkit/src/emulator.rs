@@ -16,7 +16,7 @@ use crate::journal::{Counters, Server};
 use crate::router::Router;
 use crate::seed;
 use crate::state::{Config, Shared, State};
-use crate::webapi::DEFAULT_FILE_CHUNK_SIZE as DEFAULT_CHUNK_SIZE;
+use crate::webapi::handlers::file_column::DEFAULT_CHUNK_SIZE;
 use crate::webapi::store::{Relationship, Store};
 use crate::{EntitySetSpec, Error, Faults, Journal, Result, SetupState};
 

@@ -18,7 +18,7 @@ use tokio_rustls::TlsAcceptor;
 use super::dataverse::{Org, Shape};
 use crate::reply::Reply;
 use crate::service_protection::{Admission, Arrival, Served, ServiceProtection};
-use crate::webapi::ApiRequest;
+use crate::webapi::odata::request::ApiRequest;
 
 /// What every connection shares.
 #[derive(Debug)]

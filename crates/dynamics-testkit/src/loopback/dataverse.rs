@@ -14,10 +14,10 @@ use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use crate::reply::Reply;
-use crate::webapi::ApiRequest;
-use crate::webapi::batch::{self, Item, PartRequest};
-use crate::webapi::bulk::message_size_exceeded;
-use crate::webapi::odata_error::ODataError;
+use crate::webapi::handlers::bulk::message_size_exceeded;
+use crate::webapi::odata::batch::{self, Item, PartRequest};
+use crate::webapi::odata::error::ODataError;
+use crate::webapi::odata::request::ApiRequest;
 
 const SERVICE_ROOT: &str = "/api/data/v9.2/";
 const CREATE_MULTIPLE: &str = "Microsoft.Dynamics.CRM.CreateMultiple";

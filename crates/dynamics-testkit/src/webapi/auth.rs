@@ -3,7 +3,7 @@
 use time::OffsetDateTime;
 use wiremock::Request;
 
-use super::Ctx;
+use super::handlers::Ctx;
 use crate::faults::{self, FaultDecision};
 use crate::reply::Reply;
 

@@ -2,83 +2,29 @@
 //!
 //! A request goes through, in order: the bearer check (401 with the `WWW-Authenticate` challenge),
 //! the injected faults (401 once, 429, 503), the application user's setup (403), and then the handler
-//! for its URL shape ([`target::Target`]): the service document, `$metadata`, `$batch`, a collection,
-//! a record, a column, a reference, a table definition, or an operation from [`operations`] (`WhoAmI` and the
-//! bulk actions of [`bulk`]). Collection reads with change tracking go to [`change_tracking`];
-//! file and image columns (upload sessions, ranged downloads) to [`file_column`].
+//! for its URL shape ([`Target`]): the service document, `$metadata`, `$batch`, a collection,
+//! a record, a column, a reference, a table definition, or an operation from [`handlers::operations`]
+//! (`WhoAmI` and the bulk actions of [`handlers::bulk`]). Collection reads with change tracking go to
+//! [`handlers::change_tracking`]; file and image columns (upload sessions, ranged downloads) to [`handlers::file_column`].
 //! New URL shapes are added as a `Target` variant or an operation, each in its own module.
-
-pub(crate) mod body;
-pub(crate) mod compare;
-pub(crate) mod expand;
-mod fetch_xml;
-pub(crate) mod filter;
-mod formatted;
-pub(crate) mod lexer;
-pub(crate) mod odata_error;
-pub(crate) mod operations;
-pub(crate) mod query_options;
-pub(crate) mod store;
-pub(crate) mod target;
+//!
+//! Imports run downward: [`odata`] (parsing, errors) at the bottom, then [`store`] (the state),
+//! then [`handlers`], then this dispatcher (and [`auth`]) on top.
 
 mod auth;
-pub(crate) mod batch;
-pub(crate) mod bulk;
-mod change_tracking;
-mod entity_definition;
-mod file_column;
-mod guard;
-mod metadata;
-mod records;
+pub(crate) mod handlers;
+pub(crate) mod odata;
+pub(crate) mod store;
 
 use uuid::Uuid;
 use wiremock::Request;
 
 use crate::reply::Reply;
 use crate::state::{Config, State};
-use odata_error::ODataError;
-use query_options::Preferences;
-use target::Target;
-
-pub(crate) use file_column::DEFAULT_CHUNK_SIZE as DEFAULT_FILE_CHUNK_SIZE;
-
-/// A request to the Web API, from the wire or from inside a `$batch`.
-#[derive(Debug, Clone)]
-pub(crate) struct ApiRequest {
-    pub(crate) method: String,
-    /// The path below the service root, still percent-encoded, such as `accounts(…)/name`.
-    pub(crate) path: String,
-    /// The query string without `?`, still percent-encoded.
-    pub(crate) query: Option<String>,
-    /// Header names in lower case.
-    pub(crate) headers: Vec<(String, String)>,
-    pub(crate) body: Vec<u8>,
-}
-
-impl ApiRequest {
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value.as_str())
-    }
-
-    pub(crate) fn preferences(&self) -> Preferences {
-        Preferences::parse(
-            self.headers.iter().filter(|(key, _)| key.eq_ignore_ascii_case("prefer")).map(|(_, value)| value.as_str()),
-        )
-    }
-}
-
-/// What a handler works with: the fixed settings and the state (already locked).
-pub(crate) struct Ctx<'a> {
-    pub(crate) config: &'a Config,
-    pub(crate) state: &'a mut State,
-}
-
-impl Ctx<'_> {
-    /// The service root URL, `<org>/api/data/v9.2/`.
-    pub(crate) fn service_root(&self) -> String {
-        format!("{}/api/data/v9.2/", self.config.org_url)
-    }
-}
+use handlers::{Ctx, batch, entity_definition, file_column, guard, metadata, operations, records};
+use odata::error::ODataError;
+use odata::request::ApiRequest;
+use odata::target::{self, Target};
 
 /// Answers one request to the org.
 pub(crate) fn handle(config: &Config, state: &mut State, request: &Request) -> Reply {
@@ -121,7 +67,8 @@ fn below_service_root(path: &str) -> Option<&str> {
 
 /// Dispatches an authenticated request by the shape of its URL.
 pub(crate) fn route(ctx: &mut Ctx<'_>, request: &ApiRequest) -> Reply {
-    let target = match target::parse(&request.path, &ctx.state.store) {
+    let store = &ctx.state.store;
+    let target = match target::parse(&request.path, |set| store.table(set).is_some(), operations::is_known) {
         Ok(target) => target,
         Err(error) => return error.reply(),
     };
@@ -130,7 +77,7 @@ pub(crate) fn route(ctx: &mut Ctx<'_>, request: &ApiRequest) -> Reply {
         ("GET", Target::ServiceDocument) => Ok(metadata::service_document(ctx)),
         ("GET", Target::Metadata) => Ok(metadata::csdl(ctx)),
         ("GET", Target::EntityDefinition { key }) => entity_definition::retrieve(ctx, &key, request),
-        ("POST", Target::Batch) => Ok(batch::handle(ctx, request)),
+        ("POST", Target::Batch) => Ok(batch::handle(ctx, request, route)),
         ("GET", Target::Collection { set }) => records::list(ctx, &set, request),
         ("POST", Target::Collection { set }) => records::create(ctx, &set, request),
         ("GET", Target::Record { set, key }) => records::retrieve(ctx, &set, &key, request),

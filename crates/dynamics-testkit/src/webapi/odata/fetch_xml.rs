@@ -1,19 +1,14 @@
-//! FetchXML reads (`GET <set>?fetchXml=…`): attributes, nested `and`/`or` filters of conditions, orders,
-//! and paging with `page`, `count` and the `@Microsoft.Dynamics.CRM.fetchxmlpagingcookie` annotation.
+//! FetchXML documents: a small XML reader, and the `<fetch>` of one entity with its attributes, orders,
+//! nested `and`/`or` filters of conditions, and paging attributes.
 //!
 //! `link-entity` and aggregates answer 501, not emulated.
 
 use std::cmp::Ordering;
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value};
 
 use super::compare;
-use super::guard::{Access, check_privilege};
-use super::odata_error::ODataError;
-use super::store::Row;
-use super::{ApiRequest, Ctx};
-use crate::reply::Reply;
+use super::error::ODataError;
 
 /// An XML element: name, attributes and text (unescaped), and child elements.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,7 +117,7 @@ fn unescape(text: &str) -> String {
 
 /// A FetchXML condition tree.
 #[derive(Debug, Clone, PartialEq)]
-enum Condition {
+pub(crate) enum Condition {
     All(Vec<Condition>),
     Any(Vec<Condition>),
     Test { attribute: String, operator: String, values: Vec<Value> },
@@ -168,12 +163,13 @@ impl Condition {
         }
     }
 
-    fn matches(&self, row: &Row) -> bool {
+    /// Whether a record with these columns matches.
+    pub(crate) fn matches(&self, fields: &Map<String, Value>) -> bool {
         match self {
-            Self::All(parts) => parts.iter().all(|part| part.matches(row)),
-            Self::Any(parts) => parts.iter().any(|part| part.matches(row)),
+            Self::All(parts) => parts.iter().all(|part| part.matches(fields)),
+            Self::Any(parts) => parts.iter().any(|part| part.matches(fields)),
             Self::Test { attribute, operator, values } => {
-                let actual = row.get(attribute);
+                let actual = fields.get(attribute).unwrap_or(&Value::Null);
                 let first = values.first().unwrap_or(&Value::Null);
                 let text = || actual.as_str().map(str::to_lowercase);
                 let needle = first.as_str().unwrap_or_default().to_lowercase();
@@ -216,111 +212,71 @@ fn like(text: &str, pattern: &str) -> bool {
     go(&text, &pattern)
 }
 
-/// `GET <set>?fetchXml=…`.
-pub(crate) fn list(ctx: &mut Ctx<'_>, set: &str, fetch_xml: &str, request: &ApiRequest) -> Result<Reply, ODataError> {
-    let table = ctx.state.store.table(set).ok_or_else(|| ODataError::segment_not_found(set))?;
-    let spec = table.spec.clone();
-    check_privilege(ctx, &spec.logical_name, Access::Read)?;
-    let fetch = parse_xml(fetch_xml).map_err(|why| bad(&why))?;
-    if fetch.name != "fetch" {
-        return Err(bad("the root element must be <fetch>"));
-    }
-    if fetch.attribute("aggregate") == Some("true") {
-        return Err(ODataError::not_emulated("FetchXML aggregation"));
-    }
-    let entity = fetch.children("entity").next().ok_or_else(|| bad("there is no <entity>"))?;
-    if entity.attribute("name") != Some(spec.logical_name.as_str()) {
-        return Err(ODataError::bad_query(format!(
-            "The entity name specified in FetchXml ({}) does not match the entity name in the EntitySet ({})",
-            entity.attribute("name").unwrap_or_default(),
-            spec.logical_name
-        )));
-    }
-    let mut columns = Vec::new();
-    let mut all_attributes = false;
-    let mut orders = Vec::new();
-    let mut conditions = Vec::new();
-    for child in &entity.children {
-        match child.name.as_str() {
-            "attribute" => columns.extend(child.attribute("name").map(str::to_owned)),
-            "all-attributes" => all_attributes = true,
-            "order" => {
-                let column = child.attribute("attribute").ok_or_else(|| bad("an <order> has no attribute"))?;
-                orders.push((column.to_owned(), child.attribute("descending") == Some("true")));
-            }
-            "filter" => conditions.push(filter(child)?),
-            "link-entity" => return Err(ODataError::not_emulated("FetchXML <link-entity>")),
-            other => return Err(bad(&format!("<{other}> is not an element of <entity>"))),
-        }
-    }
-    let condition = Condition::All(conditions);
-    condition.check()?;
-    let number = |name: &str| {
-        fetch
-            .attribute(name)
-            .map(|value| value.parse::<usize>().map_err(|_| bad(&format!("{name}=\"{value}\" is not a number"))))
-    };
-    let count = number("count").transpose()?.filter(|count| *count > 0).unwrap_or(5000);
-    let page = number("page").transpose()?.filter(|page| *page > 0).unwrap_or(1);
-    let top = number("top").transpose()?;
-
-    let mut rows: Vec<&Row> = table.rows.iter().filter(|row| condition.matches(row)).collect();
-    rows.sort_by(|a, b| {
-        for (column, descending) in &orders {
-            let ordering = compare::sort(a.get(column), b.get(column));
-            let ordering = if *descending { ordering.reverse() } else { ordering };
-            if ordering.is_ne() {
-                return ordering;
-            }
-        }
-        Ordering::Equal
-    });
-    if let Some(top) = top {
-        rows.truncate(top);
-    }
-    let total = rows.len();
-    let start = (page - 1).saturating_mul(count).min(total);
-    let end = start.saturating_add(count).min(total);
-    let selected = (!all_attributes && !columns.is_empty()).then(|| {
-        let mut selected = columns.clone();
-        if !selected.contains(&spec.primary_id) {
-            selected.push(spec.primary_id.clone());
-        }
-        selected
-    });
-    let value: Vec<Value> = rows[start..end]
-        .iter()
-        .map(|row| {
-            // FetchXML results leave out null columns.
-            match row.project(selected.as_deref(), request.preferences().wants_lookup_names()) {
-                Value::Object(map) => Value::Object(map.into_iter().filter(|(_, value)| !value.is_null()).collect()),
-                other => other,
-            }
-        })
-        .collect();
-    let more = end < total;
-    let mut body = Map::new();
-    let context_columns = selected.map(|columns| format!("({})", columns.join(","))).unwrap_or_default();
-    body.insert(
-        "@odata.context".to_owned(),
-        Value::String(format!("{}$metadata#{set}{context_columns}", ctx.service_root())),
-    );
-    if more {
-        let first = rows[start].id;
-        let last = rows[end - 1].id;
-        let primary = &spec.primary_id;
-        let inner = format!("<cookie page=\"{page}\"><{primary} last=\"{{{last}}}\" first=\"{{{first}}}\" /></cookie>");
-        let twice = encode(&encode(&inner));
-        let cookie = format!("<cookie pagenumber=\"{}\" pagingcookie=\"{twice}\" istracking=\"False\" />", page + 1);
-        body.insert("@Microsoft.Dynamics.CRM.fetchxmlpagingcookie".to_owned(), Value::String(cookie));
-    }
-    body.insert("@Microsoft.Dynamics.CRM.morerecords".to_owned(), Value::Bool(more));
-    body.insert("value".to_owned(), Value::Array(value));
-    Ok(Reply::json(200, &Value::Object(body)))
+/// A parsed `<fetch>` of one entity.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Fetch {
+    /// The `<attribute>` names, in order.
+    pub(crate) columns: Vec<String>,
+    /// Whether `<all-attributes/>` was given.
+    pub(crate) all_attributes: bool,
+    /// The `<order>`s: column, descending.
+    pub(crate) orders: Vec<(String, bool)>,
+    /// Every `<filter>` of the entity, all of which must match.
+    pub(crate) condition: Condition,
+    /// The page size (`count`, 5000 when absent or 0).
+    pub(crate) count: usize,
+    /// The page number, from 1.
+    pub(crate) page: usize,
+    pub(crate) top: Option<usize>,
 }
 
-fn encode(text: &str) -> String {
-    utf8_percent_encode(text, NON_ALPHANUMERIC).to_string()
+impl Fetch {
+    /// Parses a FetchXML document whose `<entity>` must be `logical_name`.
+    pub(crate) fn parse(text: &str, logical_name: &str) -> Result<Self, ODataError> {
+        let fetch = parse_xml(text).map_err(|why| bad(&why))?;
+        if fetch.name != "fetch" {
+            return Err(bad("the root element must be <fetch>"));
+        }
+        if fetch.attribute("aggregate") == Some("true") {
+            return Err(ODataError::not_emulated("FetchXML aggregation"));
+        }
+        let entity = fetch.children("entity").next().ok_or_else(|| bad("there is no <entity>"))?;
+        if entity.attribute("name") != Some(logical_name) {
+            return Err(ODataError::bad_query(format!(
+                "The entity name specified in FetchXml ({}) does not match the entity name in the EntitySet ({})",
+                entity.attribute("name").unwrap_or_default(),
+                logical_name
+            )));
+        }
+        let mut columns = Vec::new();
+        let mut all_attributes = false;
+        let mut orders = Vec::new();
+        let mut conditions = Vec::new();
+        for child in &entity.children {
+            match child.name.as_str() {
+                "attribute" => columns.extend(child.attribute("name").map(str::to_owned)),
+                "all-attributes" => all_attributes = true,
+                "order" => {
+                    let column = child.attribute("attribute").ok_or_else(|| bad("an <order> has no attribute"))?;
+                    orders.push((column.to_owned(), child.attribute("descending") == Some("true")));
+                }
+                "filter" => conditions.push(filter(child)?),
+                "link-entity" => return Err(ODataError::not_emulated("FetchXML <link-entity>")),
+                other => return Err(bad(&format!("<{other}> is not an element of <entity>"))),
+            }
+        }
+        let condition = Condition::All(conditions);
+        condition.check()?;
+        let number = |name: &str| {
+            fetch
+                .attribute(name)
+                .map(|value| value.parse::<usize>().map_err(|_| bad(&format!("{name}=\"{value}\" is not a number"))))
+        };
+        let count = number("count").transpose()?.filter(|count| *count > 0).unwrap_or(5000);
+        let page = number("page").transpose()?.filter(|page| *page > 0).unwrap_or(1);
+        let top = number("top").transpose()?;
+        Ok(Self { columns, all_attributes, orders, condition, count, page, top })
+    }
 }
 
 #[cfg(test)]

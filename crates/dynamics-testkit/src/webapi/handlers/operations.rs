@@ -3,9 +3,10 @@
 
 use serde_json::json;
 
-use super::odata_error::ODataError;
-use super::{ApiRequest, Ctx};
+use super::Ctx;
 use crate::reply::Reply;
+use crate::webapi::odata::error::ODataError;
+use crate::webapi::odata::request::ApiRequest;
 
 type Handler = fn(&mut Ctx<'_>, &ApiRequest, Option<&str>, &str) -> Result<Reply, ODataError>;
 

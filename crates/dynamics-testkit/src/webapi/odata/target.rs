@@ -4,10 +4,8 @@ use percent_encoding::percent_decode_str;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::error::ODataError;
 use super::lexer::{Token, tokenize};
-use super::odata_error::ODataError;
-use super::operations;
-use super::store::Store;
 
 /// How a record is addressed.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,7 +41,13 @@ pub(crate) enum Target {
 }
 
 /// Parses the percent-encoded path below the service root, such as `accounts(accountnumber='A%201')/name`.
-pub(crate) fn parse(path: &str, store: &Store) -> Result<Target, ODataError> {
+/// `is_set` says which names are entity sets, and `is_operation` which (without the `Microsoft.Dynamics.CRM.`
+/// namespace) are emulated operations.
+pub(crate) fn parse(
+    path: &str,
+    is_set: impl Fn(&str) -> bool,
+    is_operation: impl Fn(&str) -> bool,
+) -> Result<Target, ODataError> {
     let segments: Vec<String> = path
         .split('/')
         .filter(|segment| !segment.is_empty())
@@ -66,9 +70,9 @@ pub(crate) fn parse(path: &str, store: &Store) -> Result<Target, ODataError> {
             }
         };
     }
-    if store.table(name).is_none() {
+    if !is_set(name) {
         let short = name.strip_prefix("Microsoft.Dynamics.CRM.").unwrap_or(name);
-        if segments.len() == 1 && operations::is_known(short) {
+        if segments.len() == 1 && is_operation(short) {
             return Ok(Target::Operation {
                 bound_to: None,
                 name: short.to_owned(),
@@ -84,7 +88,7 @@ pub(crate) fn parse(path: &str, store: &Store) -> Result<Target, ODataError> {
             [_, operation] => {
                 let (operation, parameters) = split_call(operation)?;
                 let short = operation.strip_prefix("Microsoft.Dynamics.CRM.").unwrap_or(operation);
-                if operations::is_known(short) {
+                if is_operation(short) {
                     Ok(Target::Operation {
                         bound_to: Some(set),
                         name: short.to_owned(),
@@ -158,16 +162,20 @@ mod tests {
     use crate::EntitySetSpec;
     use serde_json::json;
 
+    /// Parses with the default entity sets and the operation `WhoAmI`.
+    fn parse(path: &str) -> Result<Target, ODataError> {
+        let sets = EntitySetSpec::defaults();
+        super::parse(path, |name| sets.iter().any(|spec| spec.name == name), |name| name == "WhoAmI")
+    }
+
     #[test]
     fn parses_sets_records_keys_properties_and_operations() {
-        let store = Store::new(EntitySetSpec::defaults());
         let id = "a0000001-0000-4000-8000-000000000001";
-        assert_eq!(parse("", &store).unwrap(), Target::ServiceDocument);
-        assert_eq!(parse("accounts", &store).unwrap(), Target::Collection { set: "accounts".into() });
-        let Target::Record { key, .. } = parse(&format!("accounts({id})"), &store).unwrap() else { panic!() };
+        assert_eq!(parse("").unwrap(), Target::ServiceDocument);
+        assert_eq!(parse("accounts").unwrap(), Target::Collection { set: "accounts".into() });
+        let Target::Record { key, .. } = parse(&format!("accounts({id})")).unwrap() else { panic!() };
         assert_eq!(key, Key::Id(Uuid::parse_str(id).unwrap()));
-        let Target::Record { key, .. } = parse("contacts(firstname='Ann',lastname='O''Neil%2F7')", &store).unwrap()
-        else {
+        let Target::Record { key, .. } = parse("contacts(firstname='Ann',lastname='O''Neil%2F7')").unwrap() else {
             panic!()
         };
         assert_eq!(
@@ -175,17 +183,17 @@ mod tests {
             Key::Alternate(vec![("firstname".into(), json!("Ann")), ("lastname".into(), json!("O'Neil/7"))])
         );
         assert!(matches!(
-            parse(&format!("accounts({id})/name/$value"), &store).unwrap(),
+            parse(&format!("accounts({id})/name/$value")).unwrap(),
             Target::Property { raw_value: true, .. }
         ));
         assert!(matches!(
-            parse(&format!("contacts({id})/parentcustomerid_account/$ref"), &store).unwrap(),
+            parse(&format!("contacts({id})/parentcustomerid_account/$ref")).unwrap(),
             Target::Reference { .. }
         ));
-        assert!(matches!(parse("WhoAmI()", &store).unwrap(), Target::Operation { bound_to: None, .. }));
-        assert!(matches!(parse("WhoAmI", &store).unwrap(), Target::Operation { .. }));
-        assert_eq!(parse("widgets", &store).unwrap_err().code, "0x8006088a");
-        assert_eq!(parse("accounts(nonsense", &store).unwrap_err().status, 400);
-        assert_eq!(parse("accounts(accountnumber=)", &store).unwrap_err().status, 400);
+        assert!(matches!(parse("WhoAmI()").unwrap(), Target::Operation { bound_to: None, .. }));
+        assert!(matches!(parse("WhoAmI").unwrap(), Target::Operation { .. }));
+        assert_eq!(parse("widgets").unwrap_err().code, "0x8006088a");
+        assert_eq!(parse("accounts(nonsense").unwrap_err().status, 400);
+        assert_eq!(parse("accounts(accountnumber=)").unwrap_err().status, 400);
     }
 }

@@ -4,9 +4,9 @@
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use uuid::Uuid;
 
+use super::error::ODataError;
 use super::expand::{self, Expand};
 use super::filter::{Filter, check_column};
-use super::odata_error::ODataError;
 
 /// The parsed query options of a request.
 #[derive(Debug, Clone, Default)]
@@ -127,6 +127,18 @@ pub(crate) fn skip_token(page: usize, primary_id: &str, first: Uuid, last: Uuid)
     );
     let encoded = utf8_percent_encode(&inner, NON_ALPHANUMERIC).to_string().to_lowercase();
     format!("<cookie pagenumber=\"{page}\" pagingcookie=\"{encoded}\" istracking=\"False\" />")
+}
+
+/// Percent-encodes a query name or value for a next link (`$` and `,` kept readable).
+pub(crate) fn encode(text: &str) -> String {
+    utf8_percent_encode(text, NON_ALPHANUMERIC)
+        .to_string()
+        .replace("%24", "$")
+        .replace("%3D", "=")
+        .replace("%2F", "/")
+        .replace("%2C", ",")
+        .replace("%2E", ".")
+        .replace("%5F", "_")
 }
 
 /// The preferences of a `Prefer` header.

@@ -12,13 +12,14 @@
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
-use super::odata_error::ODataError;
-use super::query_options::{QueryOptions, pairs};
-use super::records::encode;
-use super::store::Row;
-use super::{ApiRequest, Ctx};
+use super::Ctx;
 use crate::EntitySetSpec;
 use crate::reply::Reply;
+use crate::webapi::odata::error::ODataError;
+use crate::webapi::odata::query_options::encode;
+use crate::webapi::odata::query_options::{QueryOptions, pairs};
+use crate::webapi::odata::request::ApiRequest;
+use crate::webapi::store::Row;
 
 type Result<T> = std::result::Result<T, ODataError>;
 

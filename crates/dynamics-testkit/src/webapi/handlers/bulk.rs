@@ -15,13 +15,14 @@
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
-use super::body;
-use super::odata_error::ODataError;
+use super::Ctx;
 use super::records;
-use super::target::{self, Key, Target};
-use super::{ApiRequest, Ctx};
 use crate::EntitySetSpec;
 use crate::reply::Reply;
+use crate::webapi::odata::body;
+use crate::webapi::odata::error::ODataError;
+use crate::webapi::odata::request::ApiRequest;
+use crate::webapi::odata::target::{self, Key, Target};
 
 type Result<T> = std::result::Result<T, ODataError>;
 
@@ -223,7 +224,7 @@ fn known_id(ctx: &Ctx<'_>, set: &str, spec: &EntitySetSpec, target: &Value) -> O
     let key =
         object.get("@odata.id").and_then(Value::as_str).and_then(|reference| record_key(ctx, set, reference).ok())?;
     let table = ctx.state.store.table(set)?;
-    body::find(table, &key).ok().flatten().map(|at| table.rows[at].id)
+    table.find(&key).ok().flatten().map(|at| table.rows[at].id)
 }
 
 /// Runs one target as its single request; returns the record's id.
@@ -289,7 +290,7 @@ fn apply(ctx: &mut Ctx<'_>, set: &str, spec: &EntitySetSpec, action: Action, tar
         Action::Delete | Action::Create => {
             let id = {
                 let table = ctx.state.store.table(set).ok_or_else(|| ODataError::segment_not_found(set))?;
-                body::find(table, &key)?.map(|at| table.rows[at].id)
+                table.find(&key)?.map(|at| table.rows[at].id)
             };
             records::delete(ctx, set, &key, &single("DELETE", path, Vec::new(), Map::new()))?;
             id.ok_or_else(|| ODataError::key_not_found(&spec.logical_name))
@@ -319,7 +320,7 @@ fn record_key(ctx: &Ctx<'_>, set: &str, reference: &str) -> Result<Key> {
         Some(at) => reference[at + "/api/data/v".len()..].split_once('/').map_or("", |(_, below)| below),
         None => reference.trim_start_matches('/'),
     };
-    match target::parse(path, &ctx.state.store) {
+    match target::parse(path, |name| ctx.state.store.table(name).is_some(), |_| false) {
         Ok(Target::Record { set: named, key }) if named == set => Ok(key),
         _ => Err(ODataError::bad_payload(
             set,

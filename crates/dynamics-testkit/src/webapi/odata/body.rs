@@ -1,13 +1,12 @@
 //! Turning a write's JSON body into column changes: `@odata.bind` lookups become `_x_value` columns
 //! (with their lookup annotations), annotations are dropped, read-only and unknown shapes are refused.
+//! The record URL of a lookup is resolved by the caller, who knows the records.
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use super::error::ODataError;
 use super::filter::check_column;
-use super::odata_error::ODataError;
-use super::store::Store;
-use super::target::{self, Key, Target};
 use crate::EntitySetSpec;
 
 pub(crate) const LOOKUP_LOGICAL_NAME: &str = "@Microsoft.Dynamics.CRM.lookuplogicalname";
@@ -24,18 +23,19 @@ pub(crate) fn parse_object(body: &[u8], logical_name: &str) -> Result<Map<String
     }
 }
 
-/// The column changes a body asks for, lookups resolved against `store`.
+/// The column changes a body asks for; `resolve` turns a lookup's record URL into the record's table
+/// (its logical name) and id.
 pub(crate) fn changes(
-    store: &Store,
     spec: &EntitySetSpec,
     body: Map<String, Value>,
+    resolve: impl Fn(&str) -> Result<(String, Uuid), ODataError>,
 ) -> Result<Map<String, Value>, ODataError> {
     let mut changes = Map::new();
     for (name, value) in body {
         if let Some(navigation) = name.strip_suffix("@odata.bind") {
             match value {
                 Value::String(reference) => {
-                    let (target_logical, id) = resolve_reference(store, &reference)?;
+                    let (target_logical, id) = resolve(&reference)?;
                     set_lookup(&mut changes, navigation, &target_logical, Some(id));
                 }
                 Value::Null => {
@@ -96,62 +96,6 @@ pub(crate) fn lookup_attribute(navigation: &str, target_logical: Option<&str>) -
         }
     }
     lower
-}
-
-/// Resolves a record URL (`/accounts(<id>)`, `accounts(accountnumber='A1')`, or absolute) to its table's
-/// logical name and the record's id. The record must exist.
-pub(crate) fn resolve_reference(store: &Store, reference: &str) -> Result<(String, Uuid), ODataError> {
-    let path = match reference.find("/api/data/v") {
-        Some(at) => {
-            let rest = &reference[at + "/api/data/v".len()..];
-            rest.split_once('/').map_or("", |(_, below)| below)
-        }
-        None => reference.trim_start_matches('/'),
-    };
-    let not_a_record = || {
-        ODataError::bad_query(format!(
-            "The reference `{reference}` is not the URL of a record, such as /accounts(<id>)."
-        ))
-    };
-    let Ok(Target::Record { set, key }) = target::parse(path, store) else {
-        return Err(not_a_record());
-    };
-    let table = store.table(&set).ok_or_else(not_a_record)?;
-    let position = find(table, &key)?;
-    match position {
-        Some(at) => Ok((table.spec.logical_name.clone(), table.rows[at].id)),
-        None => Err(match key {
-            Key::Id(id) => ODataError::record_not_found(&table.spec.logical_name, id),
-            Key::Alternate(_) => ODataError::key_not_found(&table.spec.logical_name),
-        }),
-    }
-}
-
-/// The position of the record a key addresses; an alternate key must be one the table declares.
-pub(crate) fn find(table: &super::store::Table, key: &Key) -> Result<Option<usize>, ODataError> {
-    match key {
-        Key::Id(id) => Ok(table.position(*id)),
-        Key::Alternate(parts) => {
-            let columns: Vec<&str> = parts.iter().map(|(column, _)| column.as_str()).collect();
-            if let [only] = columns.as_slice()
-                && *only == table.spec.primary_id
-            {
-                let id = parts[0].1.as_str().and_then(|text| Uuid::parse_str(text).ok());
-                return Ok(id.and_then(|id| table.position(id)));
-            }
-            if !table.has_alternate_key(&columns) {
-                let declared: Vec<String> =
-                    table.spec.alternate_keys.iter().map(|key| format!("({})", key.join(","))).collect();
-                return Err(ODataError::bad_query(format!(
-                    "The key ({}) is not an alternate key of the table '{}'; its alternate keys are: {}.",
-                    columns.join(","),
-                    table.spec.logical_name,
-                    if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
-                )));
-            }
-            Ok(table.position_by_key(parts))
-        }
-    }
 }
 
 #[cfg(test)]

@@ -5,12 +5,13 @@
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::odata_error::ODataError;
-use super::query_options::pairs;
-use super::store::Table;
-use super::target::Key;
-use super::{ApiRequest, Ctx};
+use super::Ctx;
 use crate::reply::Reply;
+use crate::webapi::odata::error::ODataError;
+use crate::webapi::odata::query_options::pairs;
+use crate::webapi::odata::request::ApiRequest;
+use crate::webapi::odata::target::Key;
+use crate::webapi::store::Table;
 
 const PROPERTIES: [&str; 6] =
     ["MetadataId", "LogicalName", "EntitySetName", "PrimaryIdAttribute", "ChangeTrackingEnabled", "TableType"];

@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::body::LOOKUP_LOGICAL_NAME;
-use super::store::{Row, Store};
+use crate::webapi::odata::body::LOOKUP_LOGICAL_NAME;
+use crate::webapi::store::{Row, Store};
 
 const FORMATTED: &str = "@OData.Community.Display.V1.FormattedValue";
 /// Columns that hold a record's name, in the order they are looked for.

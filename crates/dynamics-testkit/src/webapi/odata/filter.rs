@@ -6,11 +6,10 @@
 
 use std::cmp::Ordering;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::compare;
 use super::lexer::{Token, tokenize};
-use super::store::Row;
 
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,14 +78,15 @@ impl Filter {
         }
     }
 
-    /// Whether `row` matches.
-    pub(crate) fn matches(&self, row: &Row) -> bool {
+    /// Whether a record with these columns matches (a column it does not have is `null`).
+    pub(crate) fn matches(&self, fields: &Map<String, Value>) -> bool {
+        let column_value = |column: &str| fields.get(column).unwrap_or(&Value::Null);
         match self {
-            Self::And(left, right) => left.matches(row) && right.matches(row),
-            Self::Or(left, right) => left.matches(row) || right.matches(row),
-            Self::Not(inner) => !inner.matches(row),
+            Self::And(left, right) => left.matches(fields) && right.matches(fields),
+            Self::Or(left, right) => left.matches(fields) || right.matches(fields),
+            Self::Not(inner) => !inner.matches(fields),
             Self::Compare { column, op, value } => {
-                let actual = row.get(column);
+                let actual = column_value(column);
                 match op {
                     Comparison::Eq => compare::equal(actual, value),
                     Comparison::Ne => !compare::equal(actual, value),
@@ -101,7 +101,7 @@ impl Filter {
                     },
                 }
             }
-            Self::Text { function, column, needle } => match row.get(column) {
+            Self::Text { function, column, needle } => match column_value(column) {
                 Value::String(text) => {
                     let (text, needle) = (text.to_lowercase(), needle.to_lowercase());
                     match function {
@@ -113,7 +113,7 @@ impl Filter {
                 _ => false,
             },
             Self::In { column, values, negated } => {
-                let actual = row.get(column);
+                let actual = column_value(column);
                 values.iter().any(|value| compare::equal(actual, value) || loosely_equal(actual, value)) != *negated
             }
         }
@@ -340,15 +340,10 @@ pub(crate) fn check_column(column: &str) -> Result<(), String> {
 mod tests {
     use super::*;
     use serde_json::json;
-    use uuid::Uuid;
-
-    fn row(fields: Value) -> Row {
-        let Value::Object(fields) = fields else { panic!() };
-        Row { id: Uuid::nil(), version: 1, fields }
-    }
 
     fn matches(filter: &str, fields: Value) -> bool {
-        Filter::parse(filter).unwrap().matches(&row(fields))
+        let Value::Object(fields) = fields else { panic!() };
+        Filter::parse(filter).unwrap().matches(&fields)
     }
 
     #[test]

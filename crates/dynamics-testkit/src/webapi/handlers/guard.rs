@@ -2,8 +2,8 @@
 //! for a user without a security role or with a role that lacks a privilege.
 
 use super::Ctx;
-use super::odata_error::ODataError;
 use crate::SetupState;
+use crate::webapi::odata::error::ODataError;
 
 /// What a request does to a table, for the privilege it needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,12 +13,9 @@
 //! ```
 //!
 //! The record's `<column>` becomes the file's id and `<column>_name` its name (as Dataverse returns them), with a new
-//! row version. The bytes live in [`FileColumns`], in the store, so a change set's copy and roll-back cover them.
+//! row version. The bytes live in the store's [`FileColumns`](crate::webapi::store::files::FileColumns), so a change set's copy and roll-back cover them.
 //! A column counts as a file column once a file was uploaded to it; a `GET …/$value` with a `Range` header is a file
 //! download whatever the column. No file (or no record) answers `404` with Dataverse's error body.
-
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 
 use percent_encoding::{NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use serde_json::Value;
@@ -26,13 +23,15 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::body::find;
+use super::Ctx;
 use super::guard::{Access, check_privilege};
-use super::odata_error::ODataError;
-use super::store::Store;
-use super::target::Key;
-use super::{ApiRequest, Ctx};
 use crate::reply::Reply;
+use crate::webapi::odata::error::ODataError;
+use crate::webapi::odata::filter::check_column;
+use crate::webapi::odata::request::ApiRequest;
+use crate::webapi::odata::target::Key;
+use crate::webapi::store::Store;
+use crate::webapi::store::files::{StoredFile, UploadSession};
 
 type Result<T> = std::result::Result<T, ODataError>;
 
@@ -40,55 +39,6 @@ type Result<T> = std::result::Result<T, ODataError>;
 pub(crate) const DEFAULT_CHUNK_SIZE: usize = 4 * 1024 * 1024;
 
 const OCTET_STREAM: &str = "application/octet-stream";
-
-/// A stored file. The bytes are shared, so copying the store (for a change set) does not copy them.
-#[derive(Debug, Clone)]
-struct StoredFile {
-    name: String,
-    bytes: Arc<[u8]>,
-}
-
-/// An upload session opened by a chunked `PATCH`, until its last chunk.
-#[derive(Debug, Clone)]
-struct UploadSession {
-    set: String,
-    record: Uuid,
-    column: String,
-    name: String,
-    /// The total the first chunk announced.
-    total: Option<u64>,
-    received: Vec<u8>,
-}
-
-/// The files of every file and image column, and the open upload sessions.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct FileColumns {
-    /// By entity set, record id and column.
-    files: BTreeMap<(String, Uuid, String), StoredFile>,
-    /// By session token.
-    sessions: BTreeMap<String, UploadSession>,
-    /// The (entity set, column) pairs a file was ever uploaded to.
-    columns: BTreeSet<(String, String)>,
-}
-
-impl FileColumns {
-    /// True when a file was ever uploaded to this column of this set.
-    pub(crate) fn is_file_column(&self, set: &str, column: &str) -> bool {
-        self.columns.contains(&(set.to_owned(), column.to_owned()))
-    }
-
-    /// Forgets the files and upload sessions of a deleted record.
-    pub(crate) fn forget_record(&mut self, set: &str, id: Uuid) {
-        self.files.retain(|(file_set, record, _), _| !(file_set == set && *record == id));
-        self.sessions.retain(|_, session| !(session.set == set && session.record == id));
-    }
-
-    /// The stored file's bytes, for tests inside the crate.
-    #[cfg(test)]
-    fn bytes(&self, set: &str, id: Uuid, column: &str) -> Option<&[u8]> {
-        self.files.get(&(set.to_owned(), id, column.to_owned())).map(|file| &*file.bytes)
-    }
-}
 
 /// True when a `GET <set>(<key>)/<column>/$value` reads a file: the request asks for a range,
 /// or the column holds files.
@@ -118,7 +68,7 @@ pub(crate) fn upload(ctx: &mut Ctx<'_>, set: &str, key: &Key, column: &str, requ
         return Ok(Reply::empty(204));
     }
     let token = Uuid::new_v4().simple().to_string();
-    ctx.state.store.files.sessions.insert(
+    ctx.state.store.files.open_session(
         token.clone(),
         UploadSession {
             set: set.to_owned(),
@@ -139,9 +89,11 @@ pub(crate) fn upload(ctx: &mut Ctx<'_>, set: &str, key: &Key, column: &str, requ
 /// `PATCH <Location>` with `Content-Range: bytes a-b/total`: the chunk must start where the last one ended.
 fn append_chunk(ctx: &mut Ctx<'_>, record: &Located, token: &str, request: &ApiRequest) -> Result<Reply> {
     let chunk_size = ctx.config.file_chunk_size;
-    let sessions = &mut ctx.state.store.files.sessions;
-    let session = sessions
-        .get_mut(token)
+    let session = ctx
+        .state
+        .store
+        .files
+        .session_mut(token)
         .filter(|session| session.set == record.set && session.record == record.id && session.column == record.column)
         .ok_or_else(|| {
             invalid_argument(format!(
@@ -177,7 +129,7 @@ fn append_chunk(ctx: &mut Ctx<'_>, record: &Located, token: &str, request: &ApiR
     if end + 1 < total {
         return Ok(Reply::empty(206));
     }
-    let Some(done) = sessions.remove(token) else {
+    let Some(done) = ctx.state.store.files.close_session(token) else {
         return Err(invalid_argument(format!("The upload session '{token}' is not open.")));
     };
     store_file(ctx, record, done.name, done.received);
@@ -188,13 +140,7 @@ fn append_chunk(ctx: &mut Ctx<'_>, record: &Located, token: &str, request: &ApiR
 pub(crate) fn download(ctx: &mut Ctx<'_>, set: &str, key: &Key, column: &str, request: &ApiRequest) -> Result<Reply> {
     let record = locate(ctx, set, key, column)?;
     check_privilege(ctx, &record.logical_name, Access::Read)?;
-    let file = ctx
-        .state
-        .store
-        .files
-        .files
-        .get(&(set.to_owned(), record.id, column.to_owned()))
-        .ok_or_else(|| no_file(column, record.id))?;
+    let file = ctx.state.store.files.file(set, record.id, column).ok_or_else(|| no_file(column, record.id))?;
     let size = file.bytes.len() as u64;
     let with_headers = |reply: Reply| {
         reply
@@ -225,7 +171,7 @@ pub(crate) fn download(ctx: &mut Ctx<'_>, set: &str, key: &Key, column: &str, re
 pub(crate) fn delete(ctx: &mut Ctx<'_>, set: &str, key: &Key, column: &str) -> Result<Reply> {
     let record = locate(ctx, set, key, column)?;
     check_privilege(ctx, &record.logical_name, Access::Write)?;
-    let removed = ctx.state.store.files.files.remove(&(set.to_owned(), record.id, column.to_owned()));
+    let removed = ctx.state.store.files.remove(set, record.id, column);
     if removed.is_none() {
         return Err(no_file(column, record.id));
     }
@@ -242,10 +188,10 @@ struct Located {
 }
 
 fn locate(ctx: &Ctx<'_>, set: &str, key: &Key, column: &str) -> Result<Located> {
-    super::filter::check_column(column).map_err(|_| ODataError::segment_not_found(column))?;
+    check_column(column).map_err(|_| ODataError::segment_not_found(column))?;
     let table = ctx.state.store.table(set).ok_or_else(|| ODataError::segment_not_found(set))?;
     let logical_name = table.spec.logical_name.clone();
-    let at = find(table, key)?.ok_or_else(|| match key {
+    let at = table.find(key)?.ok_or_else(|| match key {
         Key::Id(id) => ODataError::record_not_found(&logical_name, id),
         Key::Alternate(_) => ODataError::key_not_found(&logical_name),
     })?;
@@ -255,12 +201,8 @@ fn locate(ctx: &Ctx<'_>, set: &str, key: &Key, column: &str) -> Result<Located> 
 /// Stores a complete file and records its id and name on the record.
 fn store_file(ctx: &mut Ctx<'_>, record: &Located, name: String, bytes: Vec<u8>) {
     let id = Uuid::new_v4();
-    let files = &mut ctx.state.store.files;
-    files.columns.insert((record.set.clone(), record.column.clone()));
-    files.files.insert(
-        (record.set.clone(), record.id, record.column.clone()),
-        StoredFile { name: name.clone(), bytes: bytes.into() },
-    );
+    let file = StoredFile { name: name.clone(), bytes: bytes.into() };
+    ctx.state.store.files.store(&record.set, record.id, &record.column, file);
     change_row(ctx, record, Value::String(id.to_string()), Value::String(name));
 }
 
@@ -362,33 +304,6 @@ mod tests {
         assert_eq!(parse_range("bytes=0-9", 0), None);
         assert_eq!(parse_range("items=0-9", 26), None);
         assert_eq!(parse_range("bytes=9-3", 26), None);
-    }
-
-    #[test]
-    fn a_deleted_record_takes_its_files_and_sessions_along() {
-        let (id, other) = (Uuid::new_v4(), Uuid::new_v4());
-        let mut files = FileColumns::default();
-        for record in [id, other] {
-            files.files.insert(
-                ("accounts".into(), record, "doc".into()),
-                StoredFile { name: "a.txt".into(), bytes: Arc::from(&b"abc"[..]) },
-            );
-        }
-        files.sessions.insert(
-            "t".into(),
-            UploadSession {
-                set: "accounts".into(),
-                record: id,
-                column: "doc".into(),
-                name: "a.txt".into(),
-                total: None,
-                received: Vec::new(),
-            },
-        );
-        files.forget_record("accounts", id);
-        assert_eq!(files.bytes("accounts", id, "doc"), None);
-        assert_eq!(files.bytes("accounts", other, "doc"), Some(&b"abc"[..]));
-        assert!(files.sessions.is_empty());
     }
 
     #[test]

@@ -1,12 +1,20 @@
-//! The in-memory tables: rows of JSON columns with a row version each.
+//! The state of the Web API: the in-memory tables (rows of JSON columns with a row version each,
+//! and the tombstones change tracking reports), their relationships, and the files of file columns ([`files`]).
+//!
+//! The store imports the OData layer's types (keys, errors, comparison) and nothing above it.
+
+pub(crate) mod files;
 
 use std::collections::BTreeMap;
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use super::file_column::FileColumns;
+use super::odata::compare;
+use super::odata::error::ODataError;
+use super::odata::target::{self, Key, Target};
 use crate::{EntitySetSpec, Error, Result};
+use files::FileColumns;
 
 /// One record: its id, its row version (the ETag) and its columns (the primary id column included).
 #[derive(Debug, Clone)]
@@ -100,7 +108,34 @@ impl Table {
 
     /// The position of the record whose columns equal `key` (compared the way `$filter eq` compares).
     pub(crate) fn position_by_key(&self, key: &[(String, Value)]) -> Option<usize> {
-        self.rows.iter().position(|row| key.iter().all(|(column, value)| super::compare::equal(row.get(column), value)))
+        self.rows.iter().position(|row| key.iter().all(|(column, value)| compare::equal(row.get(column), value)))
+    }
+
+    /// The position of the record a key addresses; an alternate key must be one the table declares.
+    pub(crate) fn find(&self, key: &Key) -> std::result::Result<Option<usize>, ODataError> {
+        match key {
+            Key::Id(id) => Ok(self.position(*id)),
+            Key::Alternate(parts) => {
+                let columns: Vec<&str> = parts.iter().map(|(column, _)| column.as_str()).collect();
+                if let [only] = columns.as_slice()
+                    && *only == self.spec.primary_id
+                {
+                    let id = parts[0].1.as_str().and_then(|text| Uuid::parse_str(text).ok());
+                    return Ok(id.and_then(|id| self.position(id)));
+                }
+                if !self.has_alternate_key(&columns) {
+                    let declared: Vec<String> =
+                        self.spec.alternate_keys.iter().map(|key| format!("({})", key.join(","))).collect();
+                    return Err(ODataError::bad_query(format!(
+                        "The key ({}) is not an alternate key of the table '{}'; its alternate keys are: {}.",
+                        columns.join(","),
+                        self.spec.logical_name,
+                        if declared.is_empty() { "none".to_owned() } else { declared.join(", ") }
+                    )));
+                }
+                Ok(self.position_by_key(parts))
+            }
+        }
     }
 
     /// The alternate key made of exactly these columns, in any order.
@@ -186,6 +221,34 @@ impl Store {
     /// The table, registered from a guess at its spec if it is not known yet.
     pub(crate) fn table_or_guess(&mut self, name: &str) -> &mut Table {
         self.tables.entry(name.to_owned()).or_insert_with(|| Table::empty(EntitySetSpec::guess(name)))
+    }
+
+    /// Resolves a record URL (`/accounts(<id>)`, `accounts(accountnumber='A1')`, or absolute) to its table's
+    /// logical name and the record's id. The record must exist.
+    pub(crate) fn resolve_reference(&self, reference: &str) -> std::result::Result<(String, Uuid), ODataError> {
+        let path = match reference.find("/api/data/v") {
+            Some(at) => {
+                let rest = &reference[at + "/api/data/v".len()..];
+                rest.split_once('/').map_or("", |(_, below)| below)
+            }
+            None => reference.trim_start_matches('/'),
+        };
+        let not_a_record = || {
+            ODataError::bad_query(format!(
+                "The reference `{reference}` is not the URL of a record, such as /accounts(<id>)."
+            ))
+        };
+        let Ok(Target::Record { set, key }) = target::parse(path, |set| self.table(set).is_some(), |_| false) else {
+            return Err(not_a_record());
+        };
+        let table = self.table(&set).ok_or_else(not_a_record)?;
+        match table.find(&key)? {
+            Some(at) => Ok((table.spec.logical_name.clone(), table.rows[at].id)),
+            None => Err(match key {
+                Key::Id(id) => ODataError::record_not_found(&table.spec.logical_name, id),
+                Key::Alternate(_) => ODataError::key_not_found(&table.spec.logical_name),
+            }),
+        }
     }
 
     /// The logical names of every table.

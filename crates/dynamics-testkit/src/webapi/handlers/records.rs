@@ -1,23 +1,25 @@
 //! The record handlers: list (with query options and paging), retrieve, create, update/upsert, delete,
 //! single columns and single-valued references.
 
-use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::body::{self, find};
-use super::compare;
-use super::expand::{Expand, Expansion};
+use super::Ctx;
+use super::expand::Expansion;
 use super::guard::{Access, check_privilege};
-use super::odata_error::ODataError;
-use super::query_options::{QueryOptions, pairs, skip_token};
-use super::store::{Row, Table};
-use super::target::Key;
-use super::{ApiRequest, Ctx};
 use crate::EntitySetSpec;
 use crate::reply::Reply;
+use crate::webapi::odata::body;
+use crate::webapi::odata::compare;
+use crate::webapi::odata::error::ODataError;
+use crate::webapi::odata::expand::Expand;
+use crate::webapi::odata::filter::check_column;
+use crate::webapi::odata::query_options::{QueryOptions, encode, pairs, skip_token};
+use crate::webapi::odata::request::ApiRequest;
+use crate::webapi::odata::target::Key;
+use crate::webapi::store::{Relationship, Row, Table};
 
 type Result<T> = std::result::Result<T, ODataError>;
 
@@ -30,6 +32,11 @@ fn table<'a>(ctx: &'a Ctx<'_>, set: &str) -> Result<&'a Table> {
 
 fn spec(ctx: &Ctx<'_>, set: &str) -> Result<EntitySetSpec> {
     Ok(table(ctx, set)?.spec.clone())
+}
+
+/// The column changes a write's body asks for, its lookups resolved against the store.
+fn changes(ctx: &Ctx<'_>, spec: &EntitySetSpec, body: Map<String, Value>) -> Result<Map<String, Value>> {
+    body::changes(spec, body, |reference| ctx.state.store.resolve_reference(reference))
 }
 
 fn now() -> String {
@@ -96,7 +103,7 @@ fn collection(
     let mut rows: Vec<&Row> = table
         .rows
         .iter()
-        .filter(|row| in_scope(row) && options.filter.as_ref().is_none_or(|filter| filter.matches(row)))
+        .filter(|row| in_scope(row) && options.filter.as_ref().is_none_or(|filter| filter.matches(&row.fields)))
         .collect();
     if !options.order_by.is_empty() {
         rows.sort_by(|a, b| {
@@ -192,25 +199,13 @@ fn expanded(ctx: &Ctx<'_>, row: &Row, mut record: Value, expansions: &[(&Expand,
     record
 }
 
-/// Percent-encodes a query name or value for a next link (`$` and `,` kept readable).
-pub(crate) fn encode(text: &str) -> String {
-    utf8_percent_encode(text, NON_ALPHANUMERIC)
-        .to_string()
-        .replace("%24", "$")
-        .replace("%3D", "=")
-        .replace("%2F", "/")
-        .replace("%2C", ",")
-        .replace("%2E", ".")
-        .replace("%5F", "_")
-}
-
 /// `GET <set>(<key>)`.
 pub(crate) fn retrieve(ctx: &mut Ctx<'_>, set: &str, key: &Key, request: &ApiRequest) -> Result<Reply> {
     let spec = spec(ctx, set)?;
     check_privilege(ctx, &spec.logical_name, Access::Read)?;
     let options = QueryOptions::parse(request.query.as_deref(), true)?;
     let table = table(ctx, set)?;
-    let row = find(table, key)?.map(|at| &table.rows[at]).ok_or_else(|| not_found(&spec, key))?;
+    let row = table.find(key)?.map(|at| &table.rows[at]).ok_or_else(|| not_found(&spec, key))?;
     if request.header("if-none-match").is_some_and(|etag| etag == row.etag()) {
         return Ok(Reply::empty(304));
     }
@@ -257,7 +252,7 @@ pub(crate) fn create(ctx: &mut Ctx<'_>, set: &str, request: &ApiRequest) -> Resu
     check_privilege(ctx, &spec.logical_name, Access::Create)?;
     let options = QueryOptions::parse(request.query.as_deref(), true)?;
     let body = body::parse_object(&request.body, &spec.logical_name)?;
-    let mut changes = body::changes(&ctx.state.store, &spec, body)?;
+    let mut changes = changes(ctx, &spec, body)?;
     let id = match changes.remove(&spec.primary_id) {
         None | Some(Value::Null) => Uuid::new_v4(),
         Some(Value::String(text)) => Uuid::parse_str(&text).map_err(|_| {
@@ -347,7 +342,7 @@ fn check_unique_keys(table: &Table, row: &Row) -> Result<()> {
 pub(crate) fn write(ctx: &mut Ctx<'_>, set: &str, key: &Key, request: &ApiRequest) -> Result<Reply> {
     let spec = spec(ctx, set)?;
     let options = QueryOptions::parse(request.query.as_deref(), true)?;
-    let position = find(table(ctx, set)?, key)?;
+    let position = table(ctx, set)?.find(key)?;
     let if_match = request.header("if-match");
     let if_none_match = request.header("if-none-match").filter(|value| *value != "null");
     match (position, if_match) {
@@ -361,7 +356,7 @@ pub(crate) fn write(ctx: &mut Ctx<'_>, set: &str, key: &Key, request: &ApiReques
         return Err(ODataError::already_exists());
     }
     let body = body::parse_object(&request.body, &spec.logical_name)?;
-    let mut changes = body::changes(&ctx.state.store, &spec, body)?;
+    let mut changes = changes(ctx, &spec, body)?;
     match position {
         Some(at) => {
             check_privilege(ctx, &spec.logical_name, Access::Write)?;
@@ -406,7 +401,7 @@ pub(crate) fn write(ctx: &mut Ctx<'_>, set: &str, key: &Key, request: &ApiReques
 /// `DELETE <set>(<key>)`, honouring `If-Match: <etag>`.
 pub(crate) fn delete(ctx: &mut Ctx<'_>, set: &str, key: &Key, request: &ApiRequest) -> Result<Reply> {
     let spec = spec(ctx, set)?;
-    let at = find(table(ctx, set)?, key)?.ok_or_else(|| not_found(&spec, key))?;
+    let at = table(ctx, set)?.find(key)?.ok_or_else(|| not_found(&spec, key))?;
     if let Some(etag) = request.header("if-match")
         && etag != "*"
         && etag != table(ctx, set)?.rows[at].etag()
@@ -423,9 +418,9 @@ pub(crate) fn delete(ctx: &mut Ctx<'_>, set: &str, key: &Key, request: &ApiReque
 pub(crate) fn get_property(ctx: &mut Ctx<'_>, set: &str, key: &Key, property: &str, raw: bool) -> Result<Reply> {
     let spec = spec(ctx, set)?;
     check_privilege(ctx, &spec.logical_name, Access::Read)?;
-    super::filter::check_column(property).map_err(|_| ODataError::segment_not_found(property))?;
+    check_column(property).map_err(|_| ODataError::segment_not_found(property))?;
     let table = table(ctx, set)?;
-    let row = find(table, key)?.map(|at| &table.rows[at]).ok_or_else(|| not_found(&spec, key))?;
+    let row = table.find(key)?.map(|at| &table.rows[at]).ok_or_else(|| not_found(&spec, key))?;
     let value = row.get(property).clone();
     if raw {
         return Ok(match value {
@@ -441,7 +436,7 @@ pub(crate) fn get_property(ctx: &mut Ctx<'_>, set: &str, key: &Key, property: &s
 /// Applies `change` to the row a key addresses, as an update (new version, `modifiedon`).
 fn update_row(ctx: &mut Ctx<'_>, set: &str, key: &Key, change: impl FnOnce(&mut Row)) -> Result<()> {
     let spec = spec(ctx, set)?;
-    let at = find(table(ctx, set)?, key)?.ok_or_else(|| not_found(&spec, key))?;
+    let at = table(ctx, set)?.find(key)?.ok_or_else(|| not_found(&spec, key))?;
     check_privilege(ctx, &spec.logical_name, Access::Write)?;
     let version = ctx.state.store.next_version();
     if let Some(table) = ctx.state.store.table_mut(set) {
@@ -470,14 +465,14 @@ pub(crate) fn put_property(
         .ok_or_else(|| ODataError::bad_payload(&spec.logical_name, "the body must be {\"value\": …}"))?;
     let mut single = Map::new();
     single.insert(property.to_owned(), value);
-    let changes = body::changes(&ctx.state.store, &spec, single)?;
+    let changes = changes(ctx, &spec, single)?;
     update_row(ctx, set, key, |row| row.fields.extend(changes))?;
     Ok(Reply::empty(204))
 }
 
 /// `DELETE <set>(<key>)/<column>`: sets the column to null.
 pub(crate) fn delete_property(ctx: &mut Ctx<'_>, set: &str, key: &Key, property: &str) -> Result<Reply> {
-    super::filter::check_column(property).map_err(|_| ODataError::segment_not_found(property))?;
+    check_column(property).map_err(|_| ODataError::segment_not_found(property))?;
     let property = property.to_owned();
     update_row(ctx, set, key, |row| {
         row.fields.insert(property, Value::Null);
@@ -498,7 +493,7 @@ pub(crate) fn put_reference(
     let reference = body.get("@odata.id").and_then(Value::as_str).ok_or_else(|| {
         ODataError::bad_payload(&spec.logical_name, "the body must be {\"@odata.id\": \"<record URL>\"}")
     })?;
-    let (target_logical, id) = body::resolve_reference(&ctx.state.store, reference)?;
+    let (target_logical, id) = ctx.state.store.resolve_reference(reference)?;
     update_row(ctx, set, key, |row| body::set_lookup(&mut row.fields, navigation, &target_logical, Some(id)))?;
     Ok(Reply::empty(204))
 }
@@ -507,7 +502,7 @@ pub(crate) fn put_reference(
 pub(crate) fn delete_reference(ctx: &mut Ctx<'_>, set: &str, key: &Key, navigation: &str) -> Result<Reply> {
     let spec = spec(ctx, set)?;
     let table = table(ctx, set)?;
-    let row = find(table, key)?.map(|at| &table.rows[at]).ok_or_else(|| not_found(&spec, key))?;
+    let row = table.find(key)?.map(|at| &table.rows[at]).ok_or_else(|| not_found(&spec, key))?;
     let marker = body::ASSOCIATED_NAVIGATION_PROPERTY;
     // The column whose annotation names this navigation property, else the one its name implies
     // for any known table (`parentcustomerid_account` is `_parentcustomerid_value`).
@@ -533,7 +528,7 @@ pub(crate) fn delete_reference(ctx: &mut Ctx<'_>, set: &str, key: &Key, navigati
 }
 
 /// The relationship behind a collection-valued navigation property, or 501.
-fn relationship(ctx: &Ctx<'_>, set: &str, navigation: &str) -> Result<super::store::Relationship> {
+fn relationship(ctx: &Ctx<'_>, set: &str, navigation: &str) -> Result<Relationship> {
     ctx.state.store.relationship(set, navigation).cloned().ok_or_else(|| {
         ODataError::not_emulated(format!(
             "the navigation property '{navigation}' of '{set}' (no such one-to-many relationship is registered)"
@@ -545,7 +540,7 @@ fn relationship(ctx: &Ctx<'_>, set: &str, navigation: &str) -> Result<super::sto
 fn record_id(ctx: &Ctx<'_>, set: &str, key: &Key) -> Result<Uuid> {
     let spec = spec(ctx, set)?;
     let table = table(ctx, set)?;
-    find(table, key)?.map(|at| table.rows[at].id).ok_or_else(|| not_found(&spec, key))
+    table.find(key)?.map(|at| table.rows[at].id).ok_or_else(|| not_found(&spec, key))
 }
 
 /// `GET <set>(<key>)/<collection navigation>`: the related records, with the usual query options and paging.
@@ -581,7 +576,7 @@ pub(crate) fn associate(
     let reference = body.get("@odata.id").and_then(Value::as_str).ok_or_else(|| {
         ODataError::bad_payload(&referencing.logical_name, "the body must be {\"@odata.id\": \"<record URL>\"}")
     })?;
-    let (logical, related) = body::resolve_reference(&ctx.state.store, reference)?;
+    let (logical, related) = ctx.state.store.resolve_reference(reference)?;
     if logical != referencing.logical_name {
         return Err(ODataError::bad_query(format!(
             "'{navigation}' relates {} records, not {logical} records.",
@@ -621,7 +616,7 @@ pub(crate) fn disassociate(
                         "Name the record to disassociate: {navigation}(<id>)/$ref or $ref?$id=<record URL>."
                     ))
                 })?;
-            body::resolve_reference(&ctx.state.store, &reference)?.1
+            ctx.state.store.resolve_reference(&reference)?.1
         }
     };
     let column = relationship.column();
