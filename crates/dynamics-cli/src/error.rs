@@ -2,6 +2,11 @@
 
 use std::fmt::Write as _;
 
+/// The exit code of a failed command (an error, or a failed `doctor` step).
+pub const EXIT_FAILURE: u8 = 1;
+/// The exit code of a command line that cannot be parsed.
+pub const EXIT_USAGE: u8 = 2;
+
 /// A `Result` whose error defaults to this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 

@@ -13,11 +13,11 @@ use dynamics_webapi::file_column::FileColumn;
 use futures_util::TryStreamExt as _;
 
 use crate::args::{FileColumnArgs, FileCommand, FileDownloadArgs, FileUploadArgs};
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::io::Io;
 use crate::key::parse_key;
 use crate::read_options::check_entity_set;
+use crate::settings::connection::Connection;
 
 pub(crate) async fn run(connection: &Connection, command: FileCommand, io: &mut Io) -> Result<()> {
     match command {

@@ -3,9 +3,9 @@
 
 use std::path::Path;
 
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::io::Io;
+use crate::settings::connection::Connection;
 
 pub(crate) async fn run(connection: &Connection, out: &Path, io: &mut Io) -> Result<()> {
     let csdl = connection.client.metadata_document().await?;

@@ -9,12 +9,12 @@ use std::path::Path;
 use dynamics_webapi::Record;
 
 use crate::args::{ExportArgs, ExportFormat, Format};
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::io::Io;
-use crate::printer::RecordPrinter;
-use crate::progress::Progress;
+use crate::output::printer::RecordPrinter;
+use crate::output::progress::Progress;
 use crate::read_options::{first_page, printed_columns};
+use crate::settings::connection::Connection;
 
 use self::state::ExportState;
 

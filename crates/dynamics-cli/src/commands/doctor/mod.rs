@@ -19,10 +19,10 @@ use dynamics_webapi::Record;
 use dynamics_webapi::query::Query;
 
 use crate::claims::Claims;
-use crate::config::{Settings, describe_endpoint};
-use crate::connection::Connection;
 use crate::error::Result;
 use crate::io::Io;
+use crate::settings::config::{Settings, describe_endpoint};
+use crate::settings::connection::Connection;
 
 use self::challenge::Challenge;
 use self::step::{Status, Step};
@@ -187,7 +187,7 @@ impl Checklist {
             0
         } else {
             io.println(format!("{failed} check(s) failed: fix the first one and run `dynamics doctor` again"));
-            crate::EXIT_FAILURE
+            crate::error::EXIT_FAILURE
         }
     }
 }
@@ -361,7 +361,7 @@ fn web_api_failure(title: &'static str, error: &dynamics_webapi::Error) -> Step 
             let code = if service.code().is_empty() { String::new() } else { format!(" {}", service.code()) };
             format!("answered {}{code}: {}", service.status(), service.message().trim())
         }
-        None => crate::Error::Api(error.clone()).line(),
+        None => crate::error::Error::Api(error.clone()).line(),
     };
     let fix = error.hint().map(str::to_owned).unwrap_or_else(|| match error.status() {
         Some(403) => "the application user lacks a privilege: check its security roles".to_owned(),

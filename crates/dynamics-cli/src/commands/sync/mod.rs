@@ -23,11 +23,11 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::args::{ExportFormat, SyncArgs};
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::io::Io;
-use crate::progress::Progress;
+use crate::output::progress::Progress;
 use crate::read_options::check_entity_set;
+use crate::settings::connection::Connection;
 use crate::table_names::TableNames;
 
 use self::output::{ChangeWriter, selected_columns};

@@ -4,7 +4,7 @@ use aad_auth::{AuthorityHost, Tenant, TokenEndpoint};
 use url::Url;
 
 use super::step::Step;
-use crate::config::{Setting, Settings};
+use crate::settings::config::{Setting, Settings};
 use aad_auth::ExposeSecret as _;
 
 /// The org URL check, and the URL the other checks should use (corrected when the slip is obvious).
