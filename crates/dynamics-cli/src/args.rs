@@ -1,6 +1,7 @@
 //! The command line, as clap parses it.
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -91,9 +92,9 @@ pub(crate) enum Command {
     Fetchxml(FetchXmlArgs),
     /// Save the org's $metadata (CSDL) to a file.
     Metadata {
-        /// Where to write it.
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
+        /// Where to write it (its folder is created; the file is replaced whole); `-` writes to stdout.
+        #[arg(long, value_name = "FILE", value_parser = Destination::parse)]
+        out: Destination,
     },
     /// Export an entity set to a file, page by page; rerun after an interruption to resume.
     Export(ExportArgs),
@@ -225,8 +226,9 @@ pub(crate) struct ExportArgs {
     /// The entity set, such as accounts.
     pub(crate) entity_set: String,
     /// The file to write; its resume state is kept beside it in FILE.export-state.json.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) out: PathBuf,
+    /// `-` writes to stdout (no resume: a rerun starts over).
+    #[arg(long, value_name = "FILE", value_parser = Destination::parse)]
+    pub(crate) out: Destination,
     /// File format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson)]
     pub(crate) format: ExportFormat,
@@ -245,8 +247,9 @@ pub(crate) struct SyncArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) state: PathBuf,
     /// Where this run's records (first run) or changes (later runs) go; replaced when the run completes.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) out: PathBuf,
+    /// `-` writes them to stdout (the state is still saved when the run completes).
+    #[arg(long, value_name = "FILE", value_parser = Destination::parse)]
+    pub(crate) out: Destination,
     /// File format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson)]
     pub(crate) format: ExportFormat,
@@ -330,8 +333,8 @@ pub(crate) struct FileDownloadArgs {
     #[command(flatten)]
     pub(crate) target: FileColumnArgs,
     /// Where to write the file; `-` writes it to stdout. A file is written as PATH.partial and renamed when complete.
-    #[arg(long, value_name = "PATH")]
-    pub(crate) out: PathBuf,
+    #[arg(long, value_name = "PATH", value_parser = Destination::parse)]
+    pub(crate) out: Destination,
     /// Read ranges of this many bytes (default 4 MiB).
     #[arg(long = "chunk-size", value_name = "BYTES")]
     pub(crate) chunk_size: Option<u64>,
@@ -379,4 +382,37 @@ pub(crate) enum ExportFormat {
     Ndjson,
     /// Comma-separated values with a header row.
     Csv,
+}
+
+/// Where an `--out` goes: `-` is standard output, anything else a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Destination {
+    /// Standard output (`--out -`).
+    Stdout,
+    /// A file.
+    File(PathBuf),
+}
+
+impl Destination {
+    /// Reads an `--out` value (`-` for standard output).
+    pub(crate) fn parse(value: &str) -> Result<Self, std::convert::Infallible> {
+        Ok(if value == "-" { Self::Stdout } else { Self::File(PathBuf::from(value)) })
+    }
+
+    /// The file, or `None` for standard output.
+    pub(crate) fn file(&self) -> Option<&Path> {
+        match self {
+            Self::Stdout => None,
+            Self::File(path) => Some(path),
+        }
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stdout => f.write_str("standard output"),
+            Self::File(path) => write!(f, "{}", path.display()),
+        }
+    }
 }

@@ -81,6 +81,21 @@ impl Error {
         }
     }
 
+    /// True when the reader of standard output went away (`dynamics query ... | head -1`): not a failure,
+    /// the output simply ends there.
+    pub fn is_broken_pipe(&self) -> bool {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(error) = source {
+            if let Some(io) = error.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return true;
+            }
+            source = error.source();
+        }
+        false
+    }
+
     /// The error and its causes on one line.
     pub fn line(&self) -> String {
         let mut line = self.to_string();

@@ -75,6 +75,8 @@ where
     };
     match outcome {
         Ok(code) => code,
+        // The reader of stdout (`| head -1`) has all it wanted: end quietly, as `cat` and `grep` do.
+        Err(error) if error.is_broken_pipe() => 0,
         Err(error) => {
             report(&error, io);
             EXIT_FAILURE
