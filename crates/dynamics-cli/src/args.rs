@@ -68,8 +68,12 @@ pub(crate) enum Command {
         #[arg(long)]
         raw: bool,
     },
-    /// Check the setup step by step and say what to fix.
-    Doctor,
+    /// Check the setup step by step and say what to fix (the exit code names the first failed step).
+    Doctor {
+        /// Output format: a checklist for people, or one JSON document for CI.
+        #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+        format: DoctorFormat,
+    },
     /// Show who the app acts as (WhoAmI).
     Whoami {
         /// Output format.
@@ -359,6 +363,15 @@ pub(crate) struct DemoArgs {
     /// How many records to seed for the paged read.
     #[arg(long, default_value_t = 3000, value_name = "N")]
     pub(crate) records: usize,
+}
+
+/// How `doctor` prints its checklist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DoctorFormat {
+    /// A line per step, with its fix.
+    Text,
+    /// One JSON object: `passed`, `exit_code`, and each step's number, title, status, cause, fix and exit code.
+    Json,
 }
 
 /// How records are printed.

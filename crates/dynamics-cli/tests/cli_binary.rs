@@ -58,7 +58,7 @@ async fn a_failed_doctor_exits_non_zero_and_a_bad_command_line_exits_2() {
     let mut vars = emulator.env();
     vars.retain(|(name, _)| name != "AZURE_CLIENT_SECRET");
     vars.push(("AZURE_CLIENT_SECRET".to_owned(), "c0ffee00-0000-4000-8000-000000000000".to_owned()));
-    let doctor = run_binary(&["doctor"], &vars, "").failure(1);
+    let doctor = run_binary(&["doctor"], &vars, "").failure(13);
     assert!(doctor.stdout.contains("Secret ID"), "{}", doctor.stdout);
     let usage = run_binary(&["query", "--no-such-flag"], &[], "").failure(2);
     assert!(usage.stderr.contains("--no-such-flag"), "{}", usage.stderr);

@@ -35,8 +35,8 @@ pub(crate) async fn dispatch(cli: Cli, env: &Env, io: &mut Io) -> Result<u8> {
         ));
     }
     let settings = Settings::resolve(&cli.global, env, io)?;
-    if let Command::Doctor = &cli.command {
-        return doctor::run(&settings, io).await;
+    if let Command::Doctor { format } = &cli.command {
+        return doctor::run(&settings, *format, io).await;
     }
     let connection = Connection::open(&settings)?;
     run_with(cli.command, &connection, io).await.map(|()| 0)
@@ -60,6 +60,6 @@ pub(crate) async fn run_with(command: Command, connection: &Connection, io: &mut
         Command::Import(args) => import::run(connection, args, io).await,
         Command::File(command) => file::run(connection, command, io).await,
         // Handled by `dispatch` before a connection is opened.
-        Command::Doctor | Command::Demo(_) => Ok(()),
+        Command::Doctor { .. } | Command::Demo(_) => Ok(()),
     }
 }
