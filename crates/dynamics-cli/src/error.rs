@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-/// The exit code of a failed command (an error, or a failed `doctor` step).
+/// The exit code of a failed command (a `doctor` step that fails exits with its own code, 10 and up).
 pub const EXIT_FAILURE: u8 = 1;
 /// The exit code of a command line that cannot be parsed.
 pub const EXIT_USAGE: u8 = 2;

@@ -172,3 +172,30 @@ async fn metadata_creates_its_folder_and_leaves_no_temporary_behind() {
         emulator.journal().entries()[before..].iter().filter(|e| e.path().contains("$metadata")).count();
     assert_eq!(metadata_requests, 0, "nothing was downloaded");
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line() {
+    let bash = run_binary(&["completions", "bash"], &[], "").success();
+    assert!(bash.stdout.contains("_dynamics()") && bash.stdout.contains("export"), "{}", bash.stdout);
+    let zsh = run_binary(&["completions", "zsh"], &[], "").success();
+    assert!(zsh.stdout.starts_with("#compdef dynamics"), "{}", zsh.stdout);
+    let fish = run_binary(&["completions", "fish"], &[], "").success();
+    assert!(fish.stdout.contains("complete -c dynamics"), "{}", fish.stdout);
+    let man = run_binary(&["man"], &[], "").success();
+    assert!(man.stdout.contains(".TH dynamics 1") && man.stdout.contains("doctor"), "{}", man.stdout);
+    assert_eq!(bash.stderr, "", "no connection settings are needed");
+}
+
+#[test]
+fn help_groups_the_connection_options_and_shows_examples() {
+    let help = run_binary(&["query", "--help"], &[], "").success().stdout;
+    let own = help.find("--select").expect("the command's own options");
+    let heading = help.find("Connection options (every command):").expect("the connection heading");
+    let url = help.find("--url").expect("--url");
+    assert!(own < heading && heading < url, "the connection options come apart, after the command's own:\n{help}");
+    assert!(help.contains("Examples:\n  dynamics query accounts"), "{help}");
+    let root = run_binary(&["--help"], &[], "").success().stdout;
+    assert!(root.contains("dynamics completions bash"), "{root}");
+    let version = run_binary(&["--version"], &[], "").success().stdout;
+    assert!(version.starts_with(&format!("dynamics {}", env!("CARGO_PKG_VERSION"))), "{version}");
+}

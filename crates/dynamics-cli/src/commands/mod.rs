@@ -2,6 +2,7 @@
 
 #[cfg(feature = "demo")]
 mod demo;
+mod discover;
 mod doctor;
 mod export;
 mod fetchxml;
@@ -34,6 +35,11 @@ pub(crate) async fn dispatch(cli: Cli, env: &Env, io: &mut Io) -> Result<u8> {
             "build with the default `demo` feature: cargo run -p dynamics-cli -- demo",
         ));
     }
+    match &cli.command {
+        Command::Completions { shell } => return discover::completions(*shell, io).map(|()| 0),
+        Command::Man => return discover::man(io).map(|()| 0),
+        _ => {}
+    }
     let settings = Settings::resolve(&cli.global, env, io)?;
     if let Command::Doctor { format } = &cli.command {
         return doctor::run(&settings, *format, io).await;
@@ -60,6 +66,6 @@ pub(crate) async fn run_with(command: Command, connection: &Connection, io: &mut
         Command::Import(args) => import::run(connection, args, io).await,
         Command::File(command) => file::run(connection, command, io).await,
         // Handled by `dispatch` before a connection is opened.
-        Command::Doctor { .. } | Command::Demo(_) => Ok(()),
+        Command::Doctor { .. } | Command::Demo(_) | Command::Completions { .. } | Command::Man => Ok(()),
     }
 }
