@@ -1,12 +1,36 @@
 //! The command line, as clap parses it.
 
-use std::path::PathBuf;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+/// Examples at the end of `dynamics --help`.
+const EXAMPLES: &str = "\
+Examples:
+  dynamics demo                                   the whole flow against a local emulator, no Azure account
+  dynamics doctor                                 check the setup step by step (--format json for CI)
+  dynamics whoami --url https://contoso.crm.dynamics.com
+  dynamics query accounts --select name,revenue --filter \"statecode eq 0\" --all --format csv
+  dynamics export accounts --out accounts.ndjson  rerun after an interruption to resume
+  dynamics completions bash > ~/.local/share/bash-completion/completions/dynamics
+  dynamics man > dynamics.1
+
+The connection comes from DATAVERSE_URL, AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET
+(or a profile, --profile); a secret is never a flag value.";
+
+/// `dynamics --version`: the package version, and the commit when `DYNAMICS_BUILD_COMMIT` was set at build time.
+pub(crate) fn version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| match option_env!("DYNAMICS_BUILD_COMMIT").filter(|commit| !commit.is_empty()) {
+        Some(commit) => format!("{} ({commit})", env!("CARGO_PKG_VERSION")),
+        None => env!("CARGO_PKG_VERSION").to_owned(),
+    })
+}
+
 /// Dataverse (Dynamics 365) from the command line, signed in as an app registration (client credentials).
 #[derive(Debug, Parser)]
-#[command(name = "dynamics", version, about, max_term_width = 100)]
+#[command(name = "dynamics", version = version(), about, max_term_width = 100, after_help = EXAMPLES)]
 pub(crate) struct Cli {
     #[command(flatten)]
     pub(crate) global: GlobalArgs,
@@ -16,6 +40,7 @@ pub(crate) struct Cli {
 
 /// Connection options, accepted by every subcommand.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Connection options (every command)")]
 pub(crate) struct GlobalArgs {
     /// The org URL (default: DATAVERSE_URL), such as https://contoso.crm.dynamics.com.
     #[arg(long, global = true, value_name = "URL")]
@@ -67,8 +92,18 @@ pub(crate) enum Command {
         #[arg(long)]
         raw: bool,
     },
-    /// Check the setup step by step and say what to fix.
-    Doctor,
+    /// Check the setup step by step and say what to fix (the exit code names the first failed step).
+    #[command(after_help = "Exit codes: 0 every check passed; 10-14 configuration (org URL, tenant id, client id, \
+credential, authority host); 20 the org's challenge; 21 authority reachable; 30 token acquired; 31 token audience; \
+40 WhoAmI; 41 read a common table.
+
+Example:
+  dynamics doctor --format json | jq '.steps[] | select(.status == \"fail\")'")]
+    Doctor {
+        /// Output format: a checklist for people, or one JSON document for CI.
+        #[arg(long, value_enum, default_value_t = DoctorFormat::Text)]
+        format: DoctorFormat,
+    },
     /// Show who the app acts as (WhoAmI).
     Whoami {
         /// Output format.
@@ -76,6 +111,10 @@ pub(crate) enum Command {
         format: Format,
     },
     /// Read records of an entity set.
+    #[command(after_help = "Examples:
+  dynamics query accounts --select name,revenue --top 10
+  dynamics query accounts --filter \"contains(name,'Contoso')\" --all --format ndjson | jq .name
+  dynamics query contacts --expand \"parentcustomerid_account($select=name)\" --format json")]
     Query(QueryArgs),
     /// Read one record by id or alternate key.
     Get(GetArgs),
@@ -90,12 +129,17 @@ pub(crate) enum Command {
     /// Run a FetchXML query from a file.
     Fetchxml(FetchXmlArgs),
     /// Save the org's $metadata (CSDL) to a file.
+    #[command(after_help = "Example:\n  dynamics metadata --out metadata/contoso.xml")]
     Metadata {
-        /// Where to write it.
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
+        /// Where to write it (its folder is created; the file is replaced whole); `-` writes to stdout.
+        #[arg(long, value_name = "FILE", value_parser = Destination::parse)]
+        out: Destination,
     },
     /// Export an entity set to a file, page by page; rerun after an interruption to resume.
+    #[command(after_help = "Examples:
+  dynamics export accounts --out accounts.ndjson
+  dynamics export accounts --out accounts.csv --format csv --select name,accountnumber
+  dynamics export accounts --out - | gzip > accounts.ndjson.gz")]
     Export(ExportArgs),
     /// Sync an entity set to a file with change tracking: everything the first time, then only the changes.
     Sync(SyncArgs),
@@ -106,6 +150,19 @@ pub(crate) enum Command {
     File(FileCommand),
     /// Run the whole flow against a local emulator of Azure AD and Dataverse (no Azure account needed).
     Demo(DemoArgs),
+    /// Print a shell completion script to stdout.
+    #[command(after_help = "Examples:
+  dynamics completions bash > ~/.local/share/bash-completion/completions/dynamics
+  dynamics completions zsh > \"${fpath[1]}/_dynamics\"
+  dynamics completions fish > ~/.config/fish/completions/dynamics.fish")]
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout.
+    #[command(after_help = "Example:\n  dynamics man > dynamics.1 && man ./dynamics.1")]
+    Man,
 }
 
 /// Query options shared by `query` and `export`.
@@ -225,8 +282,9 @@ pub(crate) struct ExportArgs {
     /// The entity set, such as accounts.
     pub(crate) entity_set: String,
     /// The file to write; its resume state is kept beside it in FILE.export-state.json.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) out: PathBuf,
+    /// `-` writes to stdout (no resume: a rerun starts over).
+    #[arg(long, value_name = "FILE", value_parser = Destination::parse)]
+    pub(crate) out: Destination,
     /// File format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson)]
     pub(crate) format: ExportFormat,
@@ -245,8 +303,9 @@ pub(crate) struct SyncArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) state: PathBuf,
     /// Where this run's records (first run) or changes (later runs) go; replaced when the run completes.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) out: PathBuf,
+    /// `-` writes them to stdout (the state is still saved when the run completes).
+    #[arg(long, value_name = "FILE", value_parser = Destination::parse)]
+    pub(crate) out: Destination,
     /// File format.
     #[arg(long, value_enum, default_value_t = ExportFormat::Ndjson)]
     pub(crate) format: ExportFormat,
@@ -330,8 +389,8 @@ pub(crate) struct FileDownloadArgs {
     #[command(flatten)]
     pub(crate) target: FileColumnArgs,
     /// Where to write the file; `-` writes it to stdout. A file is written as PATH.partial and renamed when complete.
-    #[arg(long, value_name = "PATH")]
-    pub(crate) out: PathBuf,
+    #[arg(long, value_name = "PATH", value_parser = Destination::parse)]
+    pub(crate) out: Destination,
     /// Read ranges of this many bytes (default 4 MiB).
     #[arg(long = "chunk-size", value_name = "BYTES")]
     pub(crate) chunk_size: Option<u64>,
@@ -358,6 +417,15 @@ pub(crate) struct DemoArgs {
     pub(crate) records: usize,
 }
 
+/// How `doctor` prints its checklist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum DoctorFormat {
+    /// A line per step, with its fix.
+    Text,
+    /// One JSON object: `passed`, `exit_code`, and each step's number, title, status, cause, fix and exit code.
+    Json,
+}
+
 /// How records are printed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
@@ -379,4 +447,37 @@ pub(crate) enum ExportFormat {
     Ndjson,
     /// Comma-separated values with a header row.
     Csv,
+}
+
+/// Where an `--out` goes: `-` is standard output, anything else a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Destination {
+    /// Standard output (`--out -`).
+    Stdout,
+    /// A file.
+    File(PathBuf),
+}
+
+impl Destination {
+    /// Reads an `--out` value (`-` for standard output).
+    pub(crate) fn parse(value: &str) -> Result<Self, std::convert::Infallible> {
+        Ok(if value == "-" { Self::Stdout } else { Self::File(PathBuf::from(value)) })
+    }
+
+    /// The file, or `None` for standard output.
+    pub(crate) fn file(&self) -> Option<&Path> {
+        match self {
+            Self::Stdout => None,
+            Self::File(path) => Some(path),
+        }
+    }
+}
+
+impl fmt::Display for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stdout => f.write_str("standard output"),
+            Self::File(path) => write!(f, "{}", path.display()),
+        }
+    }
 }

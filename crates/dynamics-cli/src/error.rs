@@ -2,6 +2,11 @@
 
 use std::fmt::Write as _;
 
+/// The exit code of a failed command (a `doctor` step that fails exits with its own code, 10 and up).
+pub const EXIT_FAILURE: u8 = 1;
+/// The exit code of a command line that cannot be parsed.
+pub const EXIT_USAGE: u8 = 2;
+
 /// A `Result` whose error defaults to this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -74,6 +79,21 @@ impl Error {
             Error::Api(error) => error.hint().map(str::to_owned).or_else(|| api_hint(error)),
             Error::Io { .. } | Error::Input { .. } => None,
         }
+    }
+
+    /// True when the reader of standard output went away (`dynamics query ... | head -1`): not a failure,
+    /// the output simply ends there.
+    pub fn is_broken_pipe(&self) -> bool {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(self);
+        while let Some(error) = source {
+            if let Some(io) = error.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return true;
+            }
+            source = error.source();
+        }
+        false
     }
 
     /// The error and its causes on one line.

@@ -94,16 +94,16 @@ impl Io {
     }
 
     /// Reads all of stdin; it can be read once.
-    pub(crate) fn read_stdin(&mut self, what: &str) -> Result<Vec<u8>, crate::Error> {
+    pub(crate) fn read_stdin(&mut self, what: &str) -> Result<Vec<u8>, crate::error::Error> {
         let Some(mut stdin) = self.stdin.take() else {
-            return Err(crate::Error::usage(format!(
+            return Err(crate::error::Error::usage(format!(
                 "standard input was already read; {what} cannot also come from it"
             )));
         };
         let mut bytes = Vec::new();
         stdin
             .read_to_end(&mut bytes)
-            .map_err(|e| crate::Error::io(format!("reading {what} from standard input"), e))?;
+            .map_err(|e| crate::error::Error::io(format!("reading {what} from standard input"), e))?;
         Ok(bytes)
     }
 

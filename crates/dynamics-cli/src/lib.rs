@@ -5,25 +5,13 @@ mod atomic_file;
 mod body;
 mod claims;
 mod commands;
-mod config;
-mod connection;
-#[cfg(feature = "demo")]
-mod demo;
-mod doctor;
-mod env;
 mod error;
-mod export;
-mod import;
 mod io;
 mod key;
-mod printer;
-mod profile;
-mod progress;
+mod output;
 mod read_options;
-mod sync;
-mod table;
+mod settings;
 mod table_names;
-mod verbose;
 
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -31,14 +19,9 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use tracing::instrument::WithSubscriber as _;
 
-pub use env::{DATAVERSE_URL, DYNAMICS_CONFIG, DYNAMICS_PROFILE, DYNAMICS_TOKEN_ENDPOINT, Env};
-pub use error::{Error, Result};
+pub use error::{EXIT_FAILURE, EXIT_USAGE, Error, Result};
 pub use io::{Captured, Io};
-
-/// The exit code of a failed command (an error, or a failed `doctor` step).
-pub const EXIT_FAILURE: u8 = 1;
-/// The exit code of a command line that cannot be parsed.
-pub const EXIT_USAGE: u8 = 2;
+pub use settings::env::{DATAVERSE_URL, DYNAMICS_CONFIG, DYNAMICS_PROFILE, DYNAMICS_TOKEN_ENDPOINT, Env};
 
 /// Runs the `dynamics` command line: `args` starts with the program name, `env` is the environment to read,
 /// `io` the streams to use. Data goes to stdout, everything else to stderr.
@@ -81,7 +64,7 @@ where
         }
     };
     let outcome = if cli.global.verbose {
-        let dispatch = verbose::dispatch(io);
+        let dispatch = output::verbose::dispatch(io);
         if io.is_process() {
             // The process's own run: set it globally, so that spawned tasks (token refreshes) log too.
             let _ = tracing::dispatcher::set_global_default(dispatch.clone());
@@ -92,6 +75,8 @@ where
     };
     match outcome {
         Ok(code) => code,
+        // The reader of stdout (`| head -1`) has all it wanted: end quietly, as `cat` and `grep` do.
+        Err(error) if error.is_broken_pipe() => 0,
         Err(error) => {
             report(&error, io);
             EXIT_FAILURE

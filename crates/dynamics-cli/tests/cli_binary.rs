@@ -6,7 +6,7 @@ mod support;
 
 use dynamics_testkit::Emulator;
 use serde_json::Value;
-use support::{run_binary, temp_dir};
+use support::{run_binary, run_binary_into_head, temp_dir};
 
 #[test]
 fn the_demo_runs_to_the_end_with_no_azure_account() {
@@ -58,7 +58,7 @@ async fn a_failed_doctor_exits_non_zero_and_a_bad_command_line_exits_2() {
     let mut vars = emulator.env();
     vars.retain(|(name, _)| name != "AZURE_CLIENT_SECRET");
     vars.push(("AZURE_CLIENT_SECRET".to_owned(), "c0ffee00-0000-4000-8000-000000000000".to_owned()));
-    let doctor = run_binary(&["doctor"], &vars, "").failure(1);
+    let doctor = run_binary(&["doctor"], &vars, "").failure(13);
     assert!(doctor.stdout.contains("Secret ID"), "{}", doctor.stdout);
     let usage = run_binary(&["query", "--no-such-flag"], &[], "").failure(2);
     assert!(usage.stderr.contains("--no-such-flag"), "{}", usage.stderr);
@@ -115,4 +115,87 @@ async fn verbose_never_prints_the_secret_or_the_token() {
     }
     assert!(logged.contains("aad_auth.acquire_token"), "the token request is logged:\n{logged}");
     assert!(logged.contains("dynamics_webapi.request") && logged.contains("http.response.status_code=200"), "{logged}");
+}
+
+#[tokio::test]
+async fn a_reader_that_goes_away_ends_the_output_quietly() {
+    // More than a pipe's buffer (64 KiB) of records, so that writes after the reader left fail.
+    let emulator = Emulator::builder().seed_generated("accounts", 3000).start().await.expect("the emulator starts");
+    let vars = emulator.env();
+    for args in [
+        vec!["query", "accounts", "--all", "--format", "ndjson", "--page-size", "500"],
+        vec!["query", "accounts", "--all", "--page-size", "500"],
+        vec!["export", "accounts", "--out", "-", "--page-size", "500"],
+    ] {
+        let (first, output) = run_binary_into_head(&args, &vars);
+        assert!(!first.is_empty(), "{args:?} printed nothing");
+        assert_eq!(output.code, 0, "{args:?} failed:\n{}", output.stderr);
+        assert_eq!(output.stderr, "", "{args:?}: a closed pipe is not an error");
+    }
+}
+
+#[tokio::test]
+async fn a_dash_out_means_standard_output_for_export_sync_and_metadata() {
+    let emulator = Emulator::start().await;
+    let vars = emulator.env();
+    let dir = temp_dir("binary-dash");
+    let export = run_binary(&["export", "accounts", "--out", "-"], &vars, "").success();
+    let records: Vec<Value> = export.stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records, emulator.records("accounts"));
+    assert!(!std::path::Path::new("-").exists(), "no file named `-`");
+    let state = dir.join("sync.json").display().to_string();
+    let sync = run_binary(&["sync", "accounts", "--state", &state, "--out", "-"], &vars, "").success();
+    assert_eq!(sync.stdout.lines().count(), emulator.records("accounts").len(), "{}", sync.stdout);
+    assert!(sync.stderr.contains("to standard output"), "{}", sync.stderr);
+    assert!(dir.join("sync.json").exists(), "the state is saved");
+    let metadata = run_binary(&["metadata", "--out", "-"], &vars, "").success();
+    assert!(metadata.stdout.contains("<edmx:Edmx"), "{}", metadata.stdout);
+}
+
+#[tokio::test]
+async fn metadata_creates_its_folder_and_leaves_no_temporary_behind() {
+    let emulator = Emulator::start().await;
+    let vars = emulator.env();
+    let dir = temp_dir("binary-metadata");
+    let out = dir.join("metadata").join("contoso.xml");
+    run_binary(&["metadata", "--out", &out.display().to_string()], &vars, "").success();
+    assert!(std::fs::read_to_string(&out).unwrap().contains("<edmx:Edmx"));
+    let names: Vec<_> = std::fs::read_dir(dir.join("metadata")).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names, [std::ffi::OsString::from("contoso.xml")]);
+    // A folder that cannot be made fails before anything is downloaded.
+    std::fs::write(dir.join("file"), "").unwrap();
+    let blocked = dir.join("file").join("contoso.xml").display().to_string();
+    let before = emulator.journal().entries().len();
+    let failed = run_binary(&["metadata", "--out", &blocked], &vars, "").failure(1);
+    assert!(failed.stderr.contains("cannot be created"), "{}", failed.stderr);
+    let metadata_requests =
+        emulator.journal().entries()[before..].iter().filter(|e| e.path().contains("$metadata")).count();
+    assert_eq!(metadata_requests, 0, "nothing was downloaded");
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_command_line() {
+    let bash = run_binary(&["completions", "bash"], &[], "").success();
+    assert!(bash.stdout.contains("_dynamics()") && bash.stdout.contains("export"), "{}", bash.stdout);
+    let zsh = run_binary(&["completions", "zsh"], &[], "").success();
+    assert!(zsh.stdout.starts_with("#compdef dynamics"), "{}", zsh.stdout);
+    let fish = run_binary(&["completions", "fish"], &[], "").success();
+    assert!(fish.stdout.contains("complete -c dynamics"), "{}", fish.stdout);
+    let man = run_binary(&["man"], &[], "").success();
+    assert!(man.stdout.contains(".TH dynamics 1") && man.stdout.contains("doctor"), "{}", man.stdout);
+    assert_eq!(bash.stderr, "", "no connection settings are needed");
+}
+
+#[test]
+fn help_groups_the_connection_options_and_shows_examples() {
+    let help = run_binary(&["query", "--help"], &[], "").success().stdout;
+    let own = help.find("--select").expect("the command's own options");
+    let heading = help.find("Connection options (every command):").expect("the connection heading");
+    let url = help.find("--url").expect("--url");
+    assert!(own < heading && heading < url, "the connection options come apart, after the command's own:\n{help}");
+    assert!(help.contains("Examples:\n  dynamics query accounts"), "{help}");
+    let root = run_binary(&["--help"], &[], "").success().stdout;
+    assert!(root.contains("dynamics completions bash"), "{root}");
+    let version = run_binary(&["--version"], &[], "").success().stdout;
+    assert!(version.starts_with(&format!("dynamics {}", env!("CARGO_PKG_VERSION"))), "{version}");
 }

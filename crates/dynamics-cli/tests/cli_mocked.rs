@@ -106,7 +106,7 @@ async fn doctor_names_the_missing_privilege_of_a_role() {
         }})))
         .mount(&server)
         .await;
-    let output = run(&["doctor"], &env_of(&vars), "").await.failure(1);
+    let output = run(&["doctor"], &env_of(&vars), "").await.failure(41);
     let line = output.stdout.lines().find(|l| l.contains("read a common table")).unwrap_or_default().to_owned();
     assert!(line.starts_with("[FAIL] "), "{}", output.stdout);
     assert!(output.stdout.contains("lack the privilege prvReadAccount"), "{}", output.stdout);
@@ -118,7 +118,7 @@ async fn doctor_discovers_the_org_tenant_and_spots_a_wrong_one() {
     let (_server, mut vars) = mock_org(None).await;
     vars.retain(|(name, _)| name != "AZURE_TENANT_ID");
     vars.push(("AZURE_TENANT_ID".to_owned(), OTHER_TENANT.to_owned()));
-    let output = run(&["doctor"], &env_of(&vars), "").await.failure(1);
+    let output = run(&["doctor"], &env_of(&vars), "").await.failure(20);
     assert!(
         output.stdout.contains(&format!("the org belongs to tenant {TENANT}, but the tenant id is {OTHER_TENANT}")),
         "{}",
@@ -139,7 +139,7 @@ async fn doctor_catches_the_common_configuration_slips_before_sending() {
             _ => (name.clone(), value.clone()),
         })
         .collect();
-    let output = run(&["doctor"], &env_of(&slipped), "").await.failure(1);
+    let output = run(&["doctor"], &env_of(&slipped), "").await.failure(10);
     assert!(output.stdout.contains("has the path /api/data/v9.2"), "{}", output.stdout);
     assert!(output.stdout.contains(&format!("give the org alone, {org}")), "{}", output.stdout);
     assert!(output.stdout.contains("shaped like a GUID: that is the secret's Secret ID"), "{}", output.stdout);
@@ -153,14 +153,14 @@ async fn doctor_catches_the_common_configuration_slips_before_sending() {
             |(n, v)| if n == "DATAVERSE_URL" { (n.clone(), format!("{org}/.default")) } else { (n.clone(), v.clone()) },
         )
         .collect();
-    let output = run(&["doctor"], &env_of(&scoped), "").await.failure(1);
+    let output = run(&["doctor"], &env_of(&scoped), "").await.failure(10);
     assert!(
         output.stdout.contains("/.default belongs to the v2 scope, which is formed from the org URL"),
         "{}",
         output.stdout
     );
     assert!(output.stdout.contains(&format!("give the org URL alone, {org}")), "{}", output.stdout);
-    let output = run(&["--endpoint", "v1", "doctor"], &env_of(&scoped), "").await.failure(1);
+    let output = run(&["--endpoint", "v1", "doctor"], &env_of(&scoped), "").await.failure(10);
     assert!(
         output.stdout.contains(&format!(
             "the v1 token endpoint (--endpoint v1) takes the bare org URL as its resource, with no /.default: use {org}"
@@ -175,7 +175,7 @@ async fn doctor_says_when_the_url_is_not_a_dataverse_org() {
     let (server, mut vars) = mock_org(None).await;
     let elsewhere = MockServer::start().await;
     vars[0].1 = elsewhere.uri();
-    let output = run(&["doctor"], &env_of(&vars), "").await.failure(1);
+    let output = run(&["doctor"], &env_of(&vars), "").await.failure(20);
     assert!(output.stdout.contains("without a Bearer challenge"), "{}", output.stdout);
     drop(server);
 }
@@ -436,4 +436,93 @@ async fn sync_says_to_restart_when_the_saved_link_is_refused() {
     assert_eq!(first_run.len(), 1, "the first run's output is kept");
     let restarted = run(&[&args[..], &["--restart"]].concat(), &env_of(&vars), "").await.success();
     assert!(restarted.stderr.contains("(first run): 1 records"), "{}", restarted.stderr);
+}
+
+#[tokio::test]
+async fn doctor_fails_the_credential_step_for_a_certificate_that_does_not_exist() {
+    let (_server, mut vars) = mock_org(None).await;
+    vars.retain(|(name, _)| name != "AZURE_CLIENT_SECRET");
+    let missing = temp_dir("doctor-cert").join("app.pem").display().to_string();
+    vars.push(("AZURE_CLIENT_CERTIFICATE_PATH".to_owned(), missing.clone()));
+    let output = run(&["doctor"], &env_of(&vars), "").await.failure(13);
+    let line = output.stdout.lines().find(|l| l.contains("credential:")).unwrap_or_default().to_owned();
+    assert!(
+        line.starts_with("[FAIL] ") && line.contains(&missing) && line.contains("does not exist"),
+        "{}",
+        output.stdout
+    );
+    assert!(output.stdout.contains("fix: set AZURE_CLIENT_CERTIFICATE_PATH"), "{}", output.stdout);
+    assert!(!output.stdout.lines().any(|l| l.trim() == "fix:"), "no empty fix line:\n{}", output.stdout);
+}
+
+#[tokio::test]
+async fn doctor_says_what_the_401_said() {
+    let (server, vars) = mock_org(None).await;
+    Mock::given(method("GET"))
+        .and(path("/api/data/v9.2/WhoAmI"))
+        .respond_with(ResponseTemplate::new(401).insert_header(
+            "www-authenticate",
+            r#"Bearer error="invalid_token", error_description="The audience 'https://other.crm.dynamics.com' is invalid""#,
+        ))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let output = run(&["doctor"], &env_of(&vars), "").await.failure(40);
+    let line = output.stdout.lines().find(|l| l.contains("WhoAmI:")).unwrap_or_default().to_owned();
+    assert!(
+        line.contains("invalid_token: The audience 'https://other.crm.dynamics.com' is invalid"),
+        "{}",
+        output.stdout
+    );
+    assert!(!output.stdout.contains("401: \n") && !line.ends_with(": "), "{}", output.stdout);
+}
+
+#[tokio::test]
+async fn doctor_names_an_aadsts_fix_once() {
+    let (server, vars) = mock_org(None).await;
+    Mock::given(method("POST"))
+        .and(path(format!("/{TENANT}/oauth2/v2.0/token")))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": "invalid_client",
+            "error_description": "AADSTS7000215: Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID.\r\nTrace ID: x",
+            "error_codes": [7000215]
+        })))
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    let output = run(&["doctor"], &env_of(&vars), "").await.failure(30);
+    let lines: Vec<&str> = output.stdout.lines().collect();
+    let at = lines.iter().position(|l| l.contains("token acquired:")).expect("the token step");
+    let (cause, fix) = (lines[at], lines[at + 1].trim().trim_start_matches("fix: "));
+    assert!(cause.contains("AADSTS7000215") && cause.contains("Invalid client secret provided"), "{cause}");
+    assert!(!fix.is_empty() && !cause.contains(fix), "the fix repeats the cause:\n{cause}\n{fix}");
+}
+
+#[tokio::test]
+async fn doctor_prints_json_for_ci_and_exits_with_the_failed_steps_code() {
+    let (server, vars) = mock_org(None).await;
+    Mock::given(method("GET"))
+        .and(path("/api/data/v9.2/accounts"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(accounts_page(0, 1, None)))
+        .mount(&server)
+        .await;
+    let output = run(&["doctor", "--format", "json"], &env_of(&vars), "").await.success();
+    let document: Value = serde_json::from_str(&output.stdout).expect("stdout is one JSON document");
+    assert_eq!(document["passed"], true);
+    assert_eq!(document["exit_code"], 0);
+    let steps = document["steps"].as_array().unwrap();
+    assert!(steps.iter().all(|s| s["status"] == "pass"), "{document:#}");
+    assert_eq!(steps[0]["title"], "org URL");
+
+    let mut wrong = vars.clone();
+    wrong.retain(|(name, _)| name != "AZURE_CLIENT_ID");
+    wrong.push(("AZURE_CLIENT_ID".to_owned(), "my-app".to_owned()));
+    let output = run(&["doctor", "--format", "json"], &env_of(&wrong), "").await.failure(12);
+    let document: Value = serde_json::from_str(&output.stdout).expect("stdout is one JSON document");
+    assert_eq!(document["exit_code"], 12);
+    let failed = document["steps"].as_array().unwrap().iter().find(|s| s["status"] == "fail").unwrap();
+    assert_eq!(failed["title"], "client id");
+    assert!(failed["cause"].as_str().unwrap().contains("my-app"), "{failed}");
+    assert!(failed["fix"].as_str().unwrap().contains("Application (client) ID"), "{failed}");
+    assert_eq!(failed["exit_code"], 12);
 }

@@ -5,11 +5,11 @@ use std::path::Path;
 use dynamics_webapi::Record;
 
 use crate::args::FetchXmlArgs;
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::io::Io;
-use crate::printer::RecordPrinter;
+use crate::output::printer::RecordPrinter;
 use crate::read_options::check_entity_set;
+use crate::settings::connection::Connection;
 
 pub(crate) async fn run(connection: &Connection, args: FetchXmlArgs, io: &mut Io) -> Result<()> {
     let xml = if args.file == Path::new("-") {

@@ -13,11 +13,11 @@ use dynamics_webapi::file_column::FileColumn;
 use futures_util::TryStreamExt as _;
 
 use crate::args::{FileColumnArgs, FileCommand, FileDownloadArgs, FileUploadArgs};
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::io::Io;
 use crate::key::parse_key;
 use crate::read_options::check_entity_set;
+use crate::settings::connection::Connection;
 
 pub(crate) async fn run(connection: &Connection, command: FileCommand, io: &mut Io) -> Result<()> {
     match command {
@@ -72,7 +72,7 @@ async fn download(connection: &Connection, args: FileDownloadArgs, io: &mut Io) 
     if args.full_size {
         request = request.full_size_image();
     }
-    if args.out.as_os_str() == "-" {
+    let Some(out) = args.out.file() else {
         let mut chunks = pin!(request.chunks());
         let mut written: u64 = 0;
         while let Some(chunk) = chunks.try_next().await? {
@@ -82,8 +82,8 @@ async fn download(connection: &Connection, args: FileDownloadArgs, io: &mut Io) 
         io.stdout().flush().map_err(|e| Error::io("writing the file to standard output", e))?;
         io.eprintln(format!("downloaded {shown} ({written} bytes) to standard output"));
         return Ok(());
-    }
-    let partial = partial_path(&args.out);
+    };
+    let partial = partial_path(out);
     let cannot_write = |e| Error::io(format!("{} cannot be written", partial.display()), e);
     let mut file = tokio::fs::File::create(&partial).await.map_err(cannot_write)?;
     let info = match request.to_writer(&mut file).await {
@@ -97,11 +97,11 @@ async fn download(connection: &Connection, args: FileDownloadArgs, io: &mut Io) 
     };
     file.sync_all().await.map_err(cannot_write)?;
     drop(file);
-    tokio::fs::rename(&partial, &args.out)
+    tokio::fs::rename(&partial, out)
         .await
-        .map_err(|e| Error::io(format!("{} cannot be renamed to {}", partial.display(), args.out.display()), e))?;
+        .map_err(|e| Error::io(format!("{} cannot be renamed to {}", partial.display(), out.display()), e))?;
     let name = info.name().map(|name| format!(" ({name})")).unwrap_or_default();
-    io.eprintln(format!("downloaded {shown}{name}: {} bytes to {}", info.size(), args.out.display()));
+    io.eprintln(format!("downloaded {shown}{name}: {} bytes to {}", info.size(), out.display()));
     Ok(())
 }
 

@@ -1,19 +1,26 @@
 //! One module per subcommand; [`dispatch`] picks one.
 
+#[cfg(feature = "demo")]
+mod demo;
+mod discover;
+mod doctor;
+mod export;
 mod fetchxml;
 mod file;
+mod import;
 mod metadata;
 mod query;
 mod record;
-pub(crate) mod token;
+mod sync;
+mod token;
 mod whoami;
 
 use crate::args::{Cli, Command};
-use crate::config::Settings;
-use crate::connection::Connection;
-use crate::env::Env;
 use crate::error::Result;
 use crate::io::Io;
+use crate::settings::config::Settings;
+use crate::settings::connection::Connection;
+use crate::settings::env::Env;
 
 pub(crate) use query::print_read;
 
@@ -21,16 +28,21 @@ pub(crate) use query::print_read;
 pub(crate) async fn dispatch(cli: Cli, env: &Env, io: &mut Io) -> Result<u8> {
     if let Command::Demo(args) = &cli.command {
         #[cfg(feature = "demo")]
-        return crate::demo::run(args, &cli.global, env, io).await;
+        return demo::run(args, &cli.global, env, io).await;
         #[cfg(not(feature = "demo"))]
-        return Err(crate::Error::usage_with_hint(
+        return Err(crate::error::Error::usage_with_hint(
             format!("this build has no demo (asked for {} records)", args.records),
             "build with the default `demo` feature: cargo run -p dynamics-cli -- demo",
         ));
     }
+    match &cli.command {
+        Command::Completions { shell } => return discover::completions(*shell, io).map(|()| 0),
+        Command::Man => return discover::man(io).map(|()| 0),
+        _ => {}
+    }
     let settings = Settings::resolve(&cli.global, env, io)?;
-    if let Command::Doctor = &cli.command {
-        return crate::doctor::run(&settings, io).await;
+    if let Command::Doctor { format } = &cli.command {
+        return doctor::run(&settings, *format, io).await;
     }
     let connection = Connection::open(&settings)?;
     run_with(cli.command, &connection, io).await.map(|()| 0)
@@ -49,11 +61,11 @@ pub(crate) async fn run_with(command: Command, connection: &Connection, io: &mut
         Command::Delete(args) => record::delete(connection, args, io).await,
         Command::Fetchxml(args) => fetchxml::run(connection, args, io).await,
         Command::Metadata { out } => metadata::run(connection, &out, io).await,
-        Command::Export(args) => crate::export::run(connection, args, io).await,
-        Command::Sync(args) => crate::sync::run(connection, args, io).await,
-        Command::Import(args) => crate::import::run(connection, args, io).await,
+        Command::Export(args) => export::run(connection, args, io).await,
+        Command::Sync(args) => sync::run(connection, args, io).await,
+        Command::Import(args) => import::run(connection, args, io).await,
         Command::File(command) => file::run(connection, command, io).await,
         // Handled by `dispatch` before a connection is opened.
-        Command::Doctor | Command::Demo(_) => Ok(()),
+        Command::Doctor { .. } | Command::Demo(_) | Command::Completions { .. } | Command::Man => Ok(()),
     }
 }

@@ -6,12 +6,12 @@ use dynamics_webapi::{PagedRead, Record};
 use futures_util::TryStreamExt as _;
 
 use crate::args::QueryArgs;
-use crate::connection::Connection;
 use crate::error::Result;
 use crate::io::Io;
-use crate::printer::RecordPrinter;
-use crate::progress::Progress;
+use crate::output::printer::RecordPrinter;
+use crate::output::progress::Progress;
 use crate::read_options::{first_page, printed_columns};
+use crate::settings::connection::Connection;
 
 pub(crate) async fn run(connection: &Connection, args: QueryArgs, io: &mut Io) -> Result<()> {
     let position = first_page(&connection.client, &args.entity_set, &args.options)?;

@@ -5,12 +5,12 @@ use dynamics_webapi::query::{Annotation, Query};
 
 use crate::args::{DeleteArgs, Format, GetArgs, KeyedWriteArgs, WriteArgs};
 use crate::body::read_body;
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::io::Io;
 use crate::key::parse_key;
-use crate::printer::RecordPrinter;
+use crate::output::printer::RecordPrinter;
 use crate::read_options::check_entity_set;
+use crate::settings::connection::Connection;
 
 pub(crate) async fn get(connection: &Connection, args: GetArgs, io: &mut Io) -> Result<()> {
     check_entity_set(&args.entity_set)?;

@@ -4,9 +4,9 @@ use aad_auth::{AccessToken, ExposeSecret, TokenProvider};
 use time::OffsetDateTime;
 
 use crate::claims::{Claims, describe_time};
-use crate::connection::Connection;
 use crate::error::Result;
 use crate::io::Io;
+use crate::settings::connection::Connection;
 
 pub(crate) async fn run(connection: &Connection, raw: bool, io: &mut Io) -> Result<()> {
     let token = connection.tokens.token(connection.resource()).await?;

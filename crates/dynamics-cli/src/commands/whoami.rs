@@ -1,9 +1,9 @@
 //! `dynamics whoami`: who the app acts as.
 
 use crate::args::Format;
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::io::Io;
+use crate::settings::connection::Connection;
 
 pub(crate) async fn run(connection: &Connection, format: Format, io: &mut Io) -> Result<()> {
     let me = connection.client.who_am_i().await?;

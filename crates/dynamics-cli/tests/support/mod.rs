@@ -80,3 +80,30 @@ pub fn temp_dir(name: &str) -> PathBuf {
 pub fn env_of(vars: &[(String, String)]) -> Env {
     vars.iter().cloned().collect()
 }
+
+/// Runs the real `dynamics` binary as the first command of a pipe whose reader takes one line and goes away
+/// (`dynamics ... | head -1`): the line read, and what the binary then printed to stderr and its exit code.
+pub fn run_binary_into_head(args: &[&str], vars: &[(String, String)]) -> (String, Output) {
+    use std::io::BufRead as _;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_dynamics"));
+    command.args(args).env_clear().stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if let Ok(path) = std::env::var("PATH") {
+        command.env("PATH", path);
+    }
+    command.env("HOME", temp_dir("home"));
+    for (name, value) in vars {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("the dynamics binary starts");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let mut first = String::new();
+    std::io::BufReader::new(stdout).read_line(&mut first).expect("a line is read");
+    // The reader is dropped here: the pipe closes, as when `head -1` exits.
+    let output = child.wait_with_output().expect("the dynamics binary finishes");
+    let out = Output {
+        code: output.status.code().map_or(255, |c| c as u8),
+        stdout: String::new(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    };
+    (first, out)
+}

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::env::{DYNAMICS_CONFIG, Env};
 use crate::error::{Error, Result};
+use crate::settings::env::{DYNAMICS_CONFIG, Env};
 
 /// One profile's values; every field is optional and overrides the environment.
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -6,7 +6,7 @@ use dynamics_webapi::Record;
 
 use crate::args::Format;
 use crate::error::{Error, Result};
-use crate::table;
+use crate::output::table;
 
 /// Writes records in one format.
 #[derive(Debug)]

@@ -4,7 +4,7 @@ use aad_auth::{AuthorityHost, Tenant, TokenEndpoint};
 use url::Url;
 
 use super::step::Step;
-use crate::config::{Setting, Settings};
+use crate::settings::config::{Setting, Settings};
 use aad_auth::ExposeSecret as _;
 
 /// The org URL check, and the URL the other checks should use (corrected when the slip is obvious).
@@ -139,6 +139,23 @@ pub(crate) fn credential(settings: &Settings) -> Step {
         return Step::pass(TITLE, format!("a client secret ({})", secret.origin));
     }
     if let Some(path) = &settings.certificate_path {
+        let file = std::path::Path::new(&path.value);
+        if !file.is_file() {
+            let why = if file.exists() { "is not a file" } else { "does not exist" };
+            return Step::fail(
+                TITLE,
+                format!("the certificate {} ({}) {why}", path.value, path.origin),
+                "set AZURE_CLIENT_CERTIFICATE_PATH to the PEM (private key and certificate) or PKCS#12 (.pfx) file \
+                 whose certificate is uploaded to the app registration (Certificates & secrets)",
+            );
+        }
+        if let Err(error) = std::fs::File::open(file) {
+            return Step::fail(
+                TITLE,
+                format!("the certificate {} ({}) cannot be read: {error}", path.value, path.origin),
+                "give the user running dynamics read access to the certificate file",
+            );
+        }
         return Step::pass(TITLE, format!("a certificate {} ({})", path.value, path.origin));
     }
     if let Some(path) = &settings.federated_token_file {

@@ -20,15 +20,15 @@ use dynamics_webapi::{OptionalExt as _, Patch, RecordKey};
 use futures_util::TryStreamExt as _;
 use serde_json::json;
 
-use crate::args::{DemoArgs, ExportFormat, GlobalArgs, ImportArgs, ImportMode, SyncArgs};
+use crate::args::{DemoArgs, Destination, ExportFormat, GlobalArgs, ImportArgs, ImportMode, SyncArgs};
+use crate::commands::import::{InputRecord, Origin};
 use crate::commands::token::claim_lines;
-use crate::config::Settings;
-use crate::connection::Connection;
-use crate::env::Env;
 use crate::error::{Error, Result};
-use crate::import::{InputRecord, Origin};
 use crate::io::Io;
-use crate::progress::Progress;
+use crate::output::progress::Progress;
+use crate::settings::config::Settings;
+use crate::settings::connection::Connection;
+use crate::settings::env::Env;
 
 const PAGE_SIZE: u32 = 500;
 /// Records in the bulk import.
@@ -271,7 +271,7 @@ async fn bulk_import(connection: &Connection, emulator: &Emulator, steps: &mut S
             let fields = json!({ "name": format!("Bulk Co {n:04}"), "accountnumber": number });
             InputRecord::from_fields(Origin::Index(n), fields.as_object().cloned().unwrap_or_default())
         })
-        .collect::<crate::Result<_>>()?;
+        .collect::<crate::error::Result<_>>()?;
     let args = ImportArgs {
         entity_set: "accounts".to_owned(),
         file: "-".into(),
@@ -284,7 +284,7 @@ async fn bulk_import(connection: &Connection, emulator: &Emulator, steps: &mut S
     let before = emulator.journal().len();
     let progress = Progress::counted(io, "importing accounts", BULK_RECORDS as u64);
     let bar = progress.clone();
-    let imported = crate::import::import(connection, &args, records, move |p| bar.set(p.done() as u64)).await;
+    let imported = crate::commands::import::import(connection, &args, records, move |p| bar.set(p.done() as u64)).await;
     progress.finish();
     let imported = imported?;
     io.println("   the requests in order, as records:answer (ok: written; 400: too large, 412: holds the bad record;");
@@ -342,10 +342,11 @@ async fn sync(connection: &Connection, steps: &mut Steps, io: &mut Io) -> Result
 }
 
 async fn sync_in(connection: &Connection, dir: &std::path::Path, io: &mut Io) -> Result<()> {
+    let out = dir.join("accounts.ndjson");
     let args = SyncArgs {
         entity_set: "accounts".to_owned(),
         state: dir.join("accounts.sync.json"),
-        out: dir.join("accounts.ndjson"),
+        out: Destination::File(out.clone()),
         format: ExportFormat::Ndjson,
         select: vec!["name".to_owned(), "accountnumber".to_owned()],
         page_size: Some(1000),
@@ -355,7 +356,7 @@ async fn sync_in(connection: &Connection, dir: &std::path::Path, io: &mut Io) ->
     io.println(
         "   dynamics sync accounts --state accounts.sync.json --out accounts.ndjson --select name,accountnumber",
     );
-    let first = crate::sync::sync(connection, &args, |_| {}).await?;
+    let first = crate::commands::sync::sync(connection, &args, &mut std::io::sink(), |_| {}).await?;
     io.println(format!(
         "   first run: {} records to accounts.ndjson; the delta link is saved in accounts.sync.json",
         first.counts.upserted
@@ -372,13 +373,12 @@ async fn sync_in(connection: &Connection, dir: &std::path::Path, io: &mut Io) ->
         "   changes through the client: BULK-0007 and BULK-0008 renamed, SYNC-0001 created ({created}), \
          BULK-0009 deleted ({gone_id})"
     ));
-    let second = crate::sync::sync(connection, &args, |_| {}).await?;
+    let second = crate::commands::sync::sync(connection, &args, &mut std::io::sink(), |_| {}).await?;
     io.println(format!(
         "   second run: {} upserted, {} removed; accounts.ndjson now holds exactly:",
         second.counts.upserted, second.counts.removed
     ));
-    let text = std::fs::read_to_string(&args.out)
-        .map_err(|e| Error::io(format!("{} cannot be read", args.out.display()), e))?;
+    let text = std::fs::read_to_string(&out).map_err(|e| Error::io(format!("{} cannot be read", out.display()), e))?;
     for line in text.lines() {
         io.println(format!("     {line}"));
     }

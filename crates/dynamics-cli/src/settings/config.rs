@@ -9,10 +9,10 @@ use aad_auth::{
 };
 
 use crate::args::{Endpoint, GlobalArgs};
-use crate::env::{DATAVERSE_URL, DYNAMICS_PROFILE, DYNAMICS_TOKEN_ENDPOINT, Env};
 use crate::error::{Error, Result};
 use crate::io::Io;
-use crate::profile::{self, Profile};
+use crate::settings::env::{DATAVERSE_URL, DYNAMICS_PROFILE, DYNAMICS_TOKEN_ENDPOINT, Env};
+use crate::settings::profile::{self, Profile};
 
 /// A setting's value and where it came from (for messages: "--url", "AZURE_TENANT_ID", "profile dev").
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -232,7 +232,7 @@ mod tests {
         )
         .unwrap();
         let env = Env::new()
-            .with(crate::env::DYNAMICS_CONFIG, config.display().to_string())
+            .with(crate::settings::env::DYNAMICS_CONFIG, config.display().to_string())
             .with(DATAVERSE_URL, "https://env.crm.dynamics.com")
             .with(vars::TENANT_ID, "env.onmicrosoft.com")
             .with(vars::CLIENT_ID, "11111111-2222-3333-4444-555555555555")

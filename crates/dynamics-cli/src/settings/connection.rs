@@ -5,8 +5,8 @@ use std::sync::Arc;
 use aad_auth::{ClientCredentialsProvider, Resource, TokenCache};
 use dynamics_webapi::{Client, RetryPolicy};
 
-use crate::config::Settings;
 use crate::error::{Error, Result};
+use crate::settings::config::Settings;
 
 /// A provider and a client for the configured org.
 #[derive(Debug, Clone)]

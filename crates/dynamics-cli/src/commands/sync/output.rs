@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::args::ExportFormat;
 use crate::error::{Error, Result};
-use crate::printer::{cell, csv_line};
+use crate::output::printer::{cell, csv_line};
 
 /// The marker column and key of removed rows.
 pub(crate) const REMOVED: &str = "@removed";

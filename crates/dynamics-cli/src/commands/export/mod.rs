@@ -9,19 +9,29 @@ use std::path::Path;
 use dynamics_webapi::Record;
 
 use crate::args::{ExportArgs, ExportFormat, Format};
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::io::Io;
-use crate::printer::RecordPrinter;
-use crate::progress::Progress;
+use crate::output::printer::RecordPrinter;
+use crate::output::progress::Progress;
 use crate::read_options::{first_page, printed_columns};
+use crate::settings::connection::Connection;
 
 use self::state::ExportState;
 
 pub(crate) async fn run(connection: &Connection, args: ExportArgs, io: &mut Io) -> Result<()> {
     let first = first_page(&connection.client, &args.entity_set, &args.options)?;
-    let state_path = ExportState::path_for(&args.out);
-    let out = args.out.display().to_string();
+    let Some(path) = args.out.file() else {
+        // Standard output cannot be cut back and resumed: every page, streamed, as `query --all` would.
+        let format = match args.format {
+            ExportFormat::Ndjson => Format::Ndjson,
+            ExportFormat::Csv => Format::Csv,
+        };
+        let printer = RecordPrinter::new(format, &printed_columns(&args.options), false);
+        let read = connection.client.resume::<Record>(first);
+        return super::print_read(read, true, printer, &args.entity_set, io).await;
+    };
+    let state_path = ExportState::path_for(path);
+    let out = path.display().to_string();
     let resuming = state_path.exists() && !args.restart;
     let (mut state, mut file) = if resuming {
         let state = ExportState::load(&state_path)?;
@@ -31,11 +41,11 @@ pub(crate) async fn run(connection: &Connection, args: ExportArgs, io: &mut Io) 
                 "rerun that export to finish it, or pass --restart to start this one over",
             ));
         }
-        let file = reopen(&args.out, state.bytes)?;
+        let file = reopen(path, state.bytes)?;
         io.eprintln(format!("resuming the export to {out} after {} records", state.records));
         (state, file)
     } else {
-        let file = File::create(&args.out).map_err(|e| Error::io(format!("{out} cannot be created"), e))?;
+        let file = File::create(path).map_err(|e| Error::io(format!("{out} cannot be created"), e))?;
         let state = ExportState::new(&args.entity_set, args.format, first);
         state.save(&state_path)?;
         (state, file)

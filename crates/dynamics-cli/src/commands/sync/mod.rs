@@ -11,7 +11,7 @@ mod output;
 mod state;
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 use std::pin::pin;
 
@@ -22,12 +22,12 @@ use futures_util::TryStreamExt as _;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::args::{ExportFormat, SyncArgs};
-use crate::connection::Connection;
+use crate::args::{Destination, ExportFormat, SyncArgs};
 use crate::error::{Error, Result};
 use crate::io::Io;
-use crate::progress::Progress;
+use crate::output::progress::Progress;
 use crate::read_options::check_entity_set;
+use crate::settings::connection::Connection;
 use crate::table_names::TableNames;
 
 use self::output::{ChangeWriter, selected_columns};
@@ -42,13 +42,13 @@ pub(crate) struct SyncSummary {
     pub(crate) counts: RunCounts,
     /// When the previous run completed, for an incremental run.
     pub(crate) since: Option<String>,
-    pub(crate) out: PathBuf,
+    pub(crate) out: Destination,
     pub(crate) state: PathBuf,
 }
 
 impl SyncSummary {
     pub(crate) fn line(&self, entity_set: &str) -> String {
-        let out = self.out.display();
+        let out = &self.out;
         let state = self.state.display();
         if self.first {
             format!(
@@ -69,7 +69,7 @@ impl SyncSummary {
 pub(crate) async fn run(connection: &Connection, args: SyncArgs, io: &mut Io) -> Result<()> {
     let progress = Progress::records(io, &format!("syncing {}", args.entity_set));
     let mut seen = 0_u64;
-    let outcome = sync(connection, &args, |n| {
+    let outcome = sync(connection, &args, io.stdout(), |n| {
         seen += n;
         progress.add(n);
     })
@@ -97,14 +97,15 @@ pub(crate) async fn run(connection: &Connection, args: SyncArgs, io: &mut Io) ->
     }
 }
 
-/// Runs one sync; `on_change` is told of each change written.
+/// Runs one sync, writing to `stdout` when `--out -`; `on_change` is told of each change written.
 pub(crate) async fn sync(
     connection: &Connection,
     args: &SyncArgs,
+    stdout: &mut dyn Write,
     mut on_change: impl FnMut(u64),
 ) -> Result<SyncSummary> {
     check_entity_set(&args.entity_set)?;
-    if args.out == args.state {
+    if args.out.file() == Some(args.state.as_path()) {
         return Err(Error::usage("--out and --state must be two files"));
     }
     let select: Vec<String> =
@@ -136,10 +137,7 @@ pub(crate) async fn sync(
     };
     let mut writer = ChangeWriter::new(args.format, &primary_id, columns);
 
-    let partial = temporary_beside(&args.out, ".partial");
-    let name = partial.display().to_string();
-    let file = File::create(&partial).map_err(|e| Error::io(format!("{name} cannot be created"), e))?;
-    let mut file = BufWriter::new(file);
+    let mut sink = Sink::open(&args.out, stdout)?;
     let mut counts = RunCounts::default();
     let mut link = None;
     let mut events = pin!(events.events());
@@ -147,12 +145,12 @@ pub(crate) async fn sync(
         while let Some(event) = events.try_next().await? {
             match event {
                 SyncEvent::Change(Change::Upserted(record)) => {
-                    writer.upserted(&mut file, &record)?;
+                    writer.upserted(sink.writer(), &record)?;
                     counts.upserted += 1;
                     on_change(1);
                 }
                 SyncEvent::Change(Change::Deleted(removed)) => {
-                    writer.removed(&mut file, &removed)?;
+                    writer.removed(sink.writer(), &removed)?;
                     counts.removed += 1;
                     on_change(1);
                 }
@@ -160,21 +158,18 @@ pub(crate) async fn sync(
                 _ => {}
             }
         }
-        writer.finish(&mut file)?;
-        let file = file.into_inner().map_err(|e| Error::io(format!("writing {name}"), e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(format!("writing {name}"), e))?;
+        writer.finish(sink.writer())?;
         Ok::<_, Error>(())
     };
     if let Err(error) = read.await {
-        let _ = std::fs::remove_file(&partial);
+        sink.discard();
         return Err(if previous.is_some() { explain_refused_link(error) } else { error });
     }
     let Some(link) = link else {
-        let _ = std::fs::remove_file(&partial);
+        sink.discard();
         return Err(Error::input("the sync ended without a delta link"));
     };
-    std::fs::rename(&partial, &args.out)
-        .map_err(|e| Error::io(format!("{name} cannot be renamed to {}", args.out.display()), e))?;
+    sink.complete()?;
 
     let since = previous.as_ref().map(|state| state.completed_at.clone());
     let first = previous.is_none();
@@ -231,4 +226,56 @@ fn check_same_sync(state: &SyncState, args: &SyncArgs, select: &[String]) -> Res
         ));
     }
     Ok(())
+}
+
+/// Where a run's changes go: `<out>.partial`, renamed over `<out>` once complete, or standard output.
+enum Sink<'a> {
+    File { partial: PathBuf, out: PathBuf, file: BufWriter<File> },
+    Stdout(BufWriter<&'a mut dyn Write>),
+}
+
+impl<'a> Sink<'a> {
+    fn open(out: &Destination, stdout: &'a mut dyn Write) -> Result<Self> {
+        let Some(out) = out.file() else {
+            return Ok(Self::Stdout(BufWriter::new(stdout)));
+        };
+        let partial = temporary_beside(out, ".partial");
+        let file =
+            File::create(&partial).map_err(|e| Error::io(format!("{} cannot be created", partial.display()), e))?;
+        Ok(Self::File { partial, out: out.to_owned(), file: BufWriter::new(file) })
+    }
+
+    fn writer(&mut self) -> &mut dyn Write {
+        match self {
+            Self::File { file, .. } => file,
+            Self::Stdout(stdout) => stdout,
+        }
+    }
+
+    /// Removes the partial file of a failed run (what went to stdout is gone already).
+    fn discard(self) {
+        if let Self::File { partial, file, .. } = self {
+            drop(file);
+            let _ = std::fs::remove_file(&partial);
+        }
+    }
+
+    /// Syncs the partial file and renames it over the output, or flushes stdout.
+    fn complete(self) -> Result<()> {
+        match self {
+            Self::Stdout(mut stdout) => stdout.flush().map_err(|e| Error::io("writing to standard output", e)),
+            Self::File { partial, out, file } => {
+                let name = partial.display().to_string();
+                let file = file.into_inner().map_err(|e| Error::io(format!("writing {name}"), e.into_error()))?;
+                let synced = file.sync_all().map_err(|e| Error::io(format!("writing {name}"), e));
+                if let Err(error) = synced {
+                    drop(file);
+                    let _ = std::fs::remove_file(&partial);
+                    return Err(error);
+                }
+                std::fs::rename(&partial, &out)
+                    .map_err(|e| Error::io(format!("{name} cannot be renamed to {}", out.display()), e))
+            }
+        }
+    }
 }

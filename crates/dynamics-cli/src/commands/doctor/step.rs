@@ -35,7 +35,38 @@ pub(crate) struct Step {
     pub(crate) fix: Option<String>,
 }
 
+/// The exit code of a failed step, by check: `dynamics doctor` exits with the code of the first step that failed,
+/// so a CI job can tell which part of the setup is wrong (0: every check passed; 2: the command line).
+pub(crate) fn exit_code(title: &str) -> u8 {
+    match title {
+        "org URL" => 10,
+        "tenant id" => 11,
+        "client id" => 12,
+        "credential" => 13,
+        "authority host" => 14,
+        "tenant from the org's challenge" => 20,
+        "authority reachable" => 21,
+        "token acquired" => 30,
+        "token audience" => 31,
+        "WhoAmI" => 40,
+        "read a common table" => 41,
+        _ => crate::error::EXIT_FAILURE,
+    }
+}
+
 impl Step {
+    /// The step as JSON, for `--format json`: number, title, status, cause, fix and its exit code.
+    pub(crate) fn json(&self, number: usize) -> serde_json::Value {
+        serde_json::json!({
+            "number": number,
+            "title": self.title,
+            "status": self.status.to_string().to_ascii_lowercase(),
+            "cause": self.detail,
+            "fix": self.fix,
+            "exit_code": (self.status == Status::Fail).then(|| exit_code(self.title)),
+        })
+    }
+
     pub(crate) fn pass(title: &'static str, detail: impl Into<String>) -> Self {
         Self { status: Status::Pass, title, detail: detail.into(), fix: None }
     }

@@ -18,20 +18,23 @@ use aad_auth::{AuthorityHost, ExposeSecret as _, TokenEndpoint, TokenProvider as
 use dynamics_webapi::Record;
 use dynamics_webapi::query::Query;
 
+use crate::args::DoctorFormat;
 use crate::claims::Claims;
-use crate::config::{Settings, describe_endpoint};
-use crate::connection::Connection;
 use crate::error::Result;
 use crate::io::Io;
+use crate::settings::config::{Settings, describe_endpoint};
+use crate::settings::connection::Connection;
 
 use self::challenge::Challenge;
-use self::step::{Status, Step};
+use self::step::{Status, Step, exit_code};
 
 const TIMEOUT: Duration = Duration::from_secs(20);
 
-pub(crate) async fn run(settings: &Settings, io: &mut Io) -> Result<u8> {
-    let mut checklist = Checklist::default();
-    io.println("dynamics doctor: checking the client-credentials setup, step by step");
+pub(crate) async fn run(settings: &Settings, format: DoctorFormat, io: &mut Io) -> Result<u8> {
+    let mut checklist = Checklist { steps: Vec::new(), json: format == DoctorFormat::Json };
+    if !checklist.json {
+        io.println("dynamics doctor: checking the client-credentials setup, step by step");
+    }
 
     // 1. Configuration.
     let (url_step, org) = slips::org_url(settings);
@@ -77,7 +80,12 @@ pub(crate) async fn run(settings: &Settings, io: &mut Io) -> Result<u8> {
         (Some(org), true) => match settings.provider() {
             Ok(provider) => Connection::with_provider(org, provider, settings.retries).ok(),
             Err(error) => {
-                checklist.record(Step::fail("token acquired", error.line(), error.hint().unwrap_or_default()), io);
+                let fix = error.hint().unwrap_or_else(|| {
+                    "check the credential settings above (AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH \
+                     and its password, AZURE_FEDERATED_TOKEN_FILE)"
+                        .to_owned()
+                });
+                checklist.record(Step::fail("token acquired", error.line(), fix), io);
                 None
             }
         },
@@ -102,12 +110,7 @@ pub(crate) async fn run(settings: &Settings, io: &mut Io) -> Result<u8> {
             Some(token)
         }
         Err(error) => {
-            let detail = error.to_string();
-            let fix = error
-                .hint()
-                .map(str::to_owned)
-                .unwrap_or_else(|| "check the tenant id, client id and secret against the app registration".to_owned());
-            checklist.record(Step::fail("token acquired", detail, fix), io);
+            checklist.record(token_failure(&error), io);
             None
         }
     };
@@ -130,7 +133,13 @@ pub(crate) async fn run(settings: &Settings, io: &mut Io) -> Result<u8> {
                 true
             }
             Err(error) => {
-                checklist.record(web_api_failure("WhoAmI", &error), io);
+                let mut step = web_api_failure("WhoAmI", &error);
+                if error.is_unauthorized()
+                    && let (Some(http), Some(token)) = (&http, &token)
+                {
+                    step = explain_refused_token(step, http, &connection, token.secret().expose_secret()).await;
+                }
+                checklist.record(step, io);
                 false
             }
         }
@@ -159,15 +168,19 @@ pub(crate) async fn run(settings: &Settings, io: &mut Io) -> Result<u8> {
 }
 
 /// The checklist so far.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Checklist {
     steps: Vec<Step>,
+    /// `--format json`: one JSON document at the end instead of a line per step.
+    json: bool,
 }
 
 impl Checklist {
     fn record(&mut self, step: Step, io: &mut Io) {
-        for line in step.lines(self.steps.len() + 1) {
-            io.println(line);
+        if !self.json {
+            for line in step.lines(self.steps.len() + 1) {
+                io.println(line);
+            }
         }
         self.steps.push(step);
     }
@@ -182,12 +195,20 @@ impl Checklist {
 
     fn finish(self, io: &mut Io) -> u8 {
         let failed = self.steps.iter().filter(|step| step.status == Status::Fail).count();
+        let code = self.steps.iter().find(|step| step.status == Status::Fail).map_or(0, |step| exit_code(step.title));
+        if self.json {
+            let steps: Vec<serde_json::Value> =
+                self.steps.iter().enumerate().map(|(index, step)| step.json(index + 1)).collect();
+            let document = serde_json::json!({ "passed": failed == 0, "exit_code": code, "steps": steps });
+            io.println(serde_json::to_string_pretty(&document).unwrap_or_default());
+            return code;
+        }
         if failed == 0 {
             io.println("all checks passed");
             0
         } else {
             io.println(format!("{failed} check(s) failed: fix the first one and run `dynamics doctor` again"));
-            crate::EXIT_FAILURE
+            code
         }
     }
 }
@@ -359,13 +380,68 @@ fn web_api_failure(title: &'static str, error: &dynamics_webapi::Error) -> Step 
     let detail = match error.service_error() {
         Some(service) => {
             let code = if service.code().is_empty() { String::new() } else { format!(" {}", service.code()) };
-            format!("answered {}{code}: {}", service.status(), service.message().trim())
+            let message = service.message().trim();
+            let message = if message.is_empty() { String::new() } else { format!(": {message}") };
+            format!("answered {}{code}{message}", service.status())
         }
-        None => crate::Error::Api(error.clone()).line(),
+        None => crate::error::Error::Api(error.clone()).line(),
     };
     let fix = error.hint().map(str::to_owned).unwrap_or_else(|| match error.status() {
         Some(403) => "the application user lacks a privilege: check its security roles".to_owned(),
         _ => "see the troubleshooting table in the dynamics-cli README".to_owned(),
     });
     Step::fail(title, detail, fix)
+}
+
+/// Step 4's failure: what Azure AD said, and the fix (its AADSTS hint, named once, not repeated in the cause).
+fn token_failure(error: &aad_auth::Error) -> Step {
+    const TITLE: &str = "token acquired";
+    let Some(service) = error.service_error() else {
+        let fix = error.hint().map(str::to_owned).unwrap_or_else(|| {
+            "check the network, any proxy, and AZURE_AUTHORITY_HOST; then the tenant id, client id and credential"
+                .to_owned()
+        });
+        return Step::fail(TITLE, crate::error::Error::Auth(error.clone()).line(), fix);
+    };
+    let mut cause = format!("the token endpoint answered {}", service.status());
+    if !service.error().is_empty() {
+        cause.push_str(&format!(" {}", service.error()));
+    }
+    if let Some(code) = service.aadsts_code() {
+        cause.push_str(&format!(" (AADSTS{code})"));
+    }
+    if let Some(first) = service.description().and_then(|d| d.lines().next()) {
+        // Azure AD's own sentence, without the `AADSTS…:` prefix already named.
+        let first =
+            first.split_once(": ").filter(|(code, _)| code.starts_with("AADSTS")).map_or(first, |(_, rest)| rest);
+        cause.push_str(&format!(": {}", first.trim()));
+    }
+    let fix = service
+        .hint()
+        .map(str::to_owned)
+        .unwrap_or_else(|| "check the tenant id, client id and credential against the app registration".to_owned());
+    Step::fail(TITLE, cause, fix)
+}
+
+/// A 401 to a token that was issued: asks the org once more, with that token, for its `WWW-Authenticate`
+/// answer (`error_description` says why, such as an audience that is not the org), and names it in the cause.
+async fn explain_refused_token(step: Step, http: &reqwest::Client, connection: &Connection, token: &str) -> Step {
+    let url = format!("{}/api/data/v9.2/WhoAmI", connection.resource().as_str().trim_end_matches('/'));
+    let said = match http.get(&url).bearer_auth(token).send().await {
+        Ok(response) => response
+            .headers()
+            .get(reqwest::header::WWW_AUTHENTICATE)
+            .and_then(|value| value.to_str().ok())
+            .and_then(challenge::refusal),
+        Err(_) => None,
+    };
+    let cause = match said {
+        Some(said) => format!("the org refused the token (401): {said}"),
+        None => "the org refused the token (401) and said no more".to_owned(),
+    };
+    Step::fail(
+        step.title,
+        cause,
+        "the token must be for the org URL itself, from the org's own tenant: see the token audience step above",
+    )
 }

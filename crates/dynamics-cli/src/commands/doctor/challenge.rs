@@ -26,6 +26,23 @@ pub(crate) fn parse(header: &str) -> Option<Challenge> {
     Some(Challenge { tenant, authority })
 }
 
+/// What a refusal's challenge says: `error` and `error_description`
+/// (`Bearer error="invalid_token", error_description="The audience is invalid"`), when it says anything.
+pub(crate) fn refusal(header: &str) -> Option<String> {
+    let param = |wanted: &str| {
+        header.split(',').find_map(|param| {
+            let (name, value) = param.split_once('=')?;
+            let name = name.trim().trim_start_matches("Bearer").trim_start_matches("bearer").trim();
+            name.eq_ignore_ascii_case(wanted).then(|| value.trim().trim_matches('"').to_owned())
+        })
+    };
+    match (param("error"), param("error_description")) {
+        (Some(error), Some(description)) => Some(format!("{error}: {description}")),
+        (None, Some(text)) | (Some(text), None) => Some(text),
+        (None, None) => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -40,5 +57,12 @@ mod tests {
         assert_eq!(parse(quoted).unwrap().authority, "http://127.0.0.1:4000");
         assert_eq!(parse("Basic realm=x"), None);
         assert_eq!(parse("Bearer error=invalid_token"), None);
+    }
+
+    #[test]
+    fn a_refusal_says_its_error_and_description() {
+        let header = r#"Bearer error="invalid_token", error_description="The audience 'https://other.crm.dynamics.com' is invalid""#;
+        assert_eq!(refusal(header).unwrap(), "invalid_token: The audience 'https://other.crm.dynamics.com' is invalid");
+        assert_eq!(refusal("Bearer authorization_uri=https://x/t/oauth2/authorize"), None);
     }
 }

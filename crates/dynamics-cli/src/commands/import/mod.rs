@@ -9,11 +9,11 @@ use std::path::Path;
 use dynamics_webapi::bulk::{BulkReport, Progress as BulkProgress};
 
 use crate::args::{ImportArgs, ImportMode};
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::io::Io;
-use crate::progress::Progress;
+use crate::output::progress::Progress;
 use crate::read_options::check_entity_set;
+use crate::settings::connection::Connection;
 use crate::table_names::TableNames;
 
 pub(crate) use self::input::{InputRecord, Origin, parse};
@@ -38,7 +38,7 @@ impl Imported {
                 } else {
                     ""
                 };
-                format!("{origin}: {}{unknown}", crate::Error::Api(failure.error().clone()).line())
+                format!("{origin}: {}{unknown}", crate::error::Error::Api(failure.error().clone()).line())
             })
             .collect()
     }
