@@ -136,6 +136,20 @@ async fn a_busy_worker_makes_one_redis_call_per_request() {
     }
     let calls = worker.redis_calls() - before;
     assert!(calls <= 103, "{calls} Redis calls for 100 requests");
+
+    // What the server counted: round trips are EVALSHA calls (plus a SCRIPT LOAD the first time).
+    let mut connection = redis.connection().await;
+    let stats: String = redis::cmd("INFO").arg("commandstats").query_async(&mut connection).await.unwrap();
+    let count = |name: &str| -> u64 {
+        stats
+            .lines()
+            .find_map(|line| line.strip_prefix(&format!("cmdstat_{name}:calls=")))
+            .and_then(|rest| rest.split(',').next())
+            .map_or(0, |n| n.parse().unwrap())
+    };
+    let round_trips = count("evalsha") + count("eval") + count("script|load");
+    assert!(round_trips <= 105, "{round_trips} round trips for 101 requests:\n{stats}");
+    println!("redis round trips for 101 requests: {round_trips} ({calls} counted by the worker after the first)");
 }
 
 #[tokio::test(flavor = "current_thread")]
