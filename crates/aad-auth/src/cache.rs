@@ -11,7 +11,8 @@ use futures_util::future::{BoxFuture, Shared};
 
 use crate::clock::{Clock, SystemClock};
 use crate::resource::ResourceHasher;
-use crate::{AccessToken, Error, Resource, Result, TokenProvider};
+use crate::token_store::{MemoryTokenStore, StoreLockOutcome, TokenStore, TokenStoreError};
+use crate::{AccessToken, Error, ExposeSecret, Resource, Result, TokenProvider};
 
 /// Caches tokens per resource in front of any [`TokenProvider`], and refreshes them before they expire.
 ///
@@ -69,8 +70,67 @@ impl Default for RefreshPolicy {
     }
 }
 
+/// Builds a [`TokenCache`] with a refresh policy, a clock or a shared [`TokenStore`].
+///
+/// ```
+/// use std::sync::Arc;
+/// use aad_auth::{MemoryTokenStore, RefreshPolicy, TokenCache, TokenProvider};
+///
+/// # fn run(provider: Arc<dyn TokenProvider>) {
+/// let cache = TokenCache::builder(provider)
+///     .policy(RefreshPolicy::default())
+///     .store(Arc::new(MemoryTokenStore::new()))
+///     .build();
+/// # let _ = cache; }
+/// ```
+#[must_use]
+#[derive(Debug)]
+pub struct TokenCacheBuilder {
+    provider: Arc<dyn TokenProvider>,
+    policy: RefreshPolicy,
+    clock: Arc<dyn Clock>,
+    store: Option<Arc<dyn TokenStore>>,
+}
+
+impl TokenCacheBuilder {
+    /// When to refresh (default [`RefreshPolicy::default`]).
+    pub fn policy(mut self, policy: RefreshPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// The clock (default [`SystemClock`]; tests pass a manual clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Where tokens are shared beyond this cache (default: a [`MemoryTokenStore`] of its own).
+    /// Caches sharing a store acquire once between them.
+    pub fn store(mut self, store: Arc<dyn TokenStore>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// The cache.
+    pub fn build(self) -> TokenCache {
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryTokenStore::new()));
+        TokenCache {
+            inner: Arc::new(Inner {
+                provider: self.provider,
+                clock: self.clock,
+                policy: self.policy,
+                store,
+                tokens: RwLock::new(HashMap::default()),
+                flights: Mutex::new(HashMap::default()),
+            }),
+        }
+    }
+}
+
 struct Inner {
     provider: Arc<dyn TokenProvider>,
+    store: Arc<dyn TokenStore>,
     clock: Arc<dyn Clock>,
     policy: RefreshPolicy,
     /// The read path: one read lock, one lookup, one clone.
@@ -89,6 +149,8 @@ struct Cached {
 struct Flight {
     running: Option<SharedAcquisition>,
     retry_not_before: Option<SystemTime>,
+    /// A token the resource rejected, to drop from the store before the next acquisition looks there.
+    rejected: Option<AccessToken>,
 }
 
 type SharedAcquisition = Shared<BoxFuture<'static, Result<AccessToken>>>;
@@ -112,15 +174,12 @@ impl TokenCache {
 
     /// A cache with an explicit refresh policy and clock (tests pass a manual clock).
     pub fn with_policy(provider: Arc<dyn TokenProvider>, policy: RefreshPolicy, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                provider,
-                clock,
-                policy,
-                tokens: RwLock::new(HashMap::default()),
-                flights: Mutex::new(HashMap::default()),
-            }),
-        }
+        Self::builder(provider).policy(policy).clock(clock).build()
+    }
+
+    /// A builder, for a shared [`TokenStore`] (see [`TokenCacheBuilder`]).
+    pub fn builder(provider: Arc<dyn TokenProvider>) -> TokenCacheBuilder {
+        TokenCacheBuilder { provider, policy: RefreshPolicy::default(), clock: Arc::new(SystemClock), store: None }
     }
 
     /// Drops every cached token.
@@ -160,25 +219,27 @@ impl Inner {
             Lookup::Refreshing(token) => {
                 let backing_off = flight.retry_not_before.is_some_and(|not_before| now < not_before);
                 if flight.running.is_none() && !backing_off {
-                    flight.running = Some(self.spawn_acquisition(resource.clone()));
+                    flight.running = Some(self.spawn_acquisition(resource.clone(), flight.rejected.take()));
                 }
                 Join::Ready(token)
             }
             Lookup::Missing => {
-                let running = flight.running.get_or_insert_with(|| self.spawn_acquisition(resource.clone()));
+                let rejected = &mut flight.rejected;
+                let running =
+                    flight.running.get_or_insert_with(|| self.spawn_acquisition(resource.clone(), rejected.take()));
                 Join::Wait(running.clone())
             }
         }
     }
 
-    fn spawn_acquisition(self: &Arc<Self>, resource: Resource) -> SharedAcquisition {
+    fn spawn_acquisition(self: &Arc<Self>, resource: Resource, rejected: Option<AccessToken>) -> SharedAcquisition {
         let inner = Arc::clone(self);
         let work = async move {
             // If the acquisition never completes (the provider panics, or the runtime running it shuts down),
             // the flight is cleared anyway, so the next caller starts a new one instead of joining a dead one.
             let mut abandoned = AbandonedFlight { inner: Some(Arc::clone(&inner)), resource: resource.clone() };
             let acquired_at = inner.clock.now();
-            let result = inner.provider.token(&resource).await;
+            let result = inner.acquire(&resource, rejected).await;
             inner.complete(&resource, &result, acquired_at);
             abandoned.inner = None;
             result
@@ -198,6 +259,66 @@ impl Inner {
             // Outside a tokio runtime the waiters drive the acquisition together.
             Err(_) => work.boxed().shared(),
         }
+    }
+
+    /// One acquisition: a token another cache stored, or, holding the store's lock, one from the provider.
+    /// A store that fails is passed by: the provider is asked directly.
+    async fn acquire(&self, resource: &Resource, rejected: Option<AccessToken>) -> Result<AccessToken> {
+        let store = &self.store;
+        if let Some(rejected) = &rejected
+            && let Err(error) = store.remove(resource, rejected).await
+        {
+            warn_store(resource, &error);
+        }
+        let current = self.tokens.read().unwrap_or_else(PoisonError::into_inner).get(resource).map(|c| c.token.clone());
+        let usable = |token: &AccessToken| self.is_newer(token, current.as_ref(), rejected.as_ref());
+        loop {
+            match store.load(resource).await {
+                Ok(Some(token)) if usable(&token) => return Ok(token),
+                Ok(_) => {}
+                Err(error) => return self.acquire_without_store(resource, &error).await,
+            }
+            let lock = match store.lock(resource).await {
+                Ok(StoreLockOutcome::Acquired(lock)) => lock,
+                Ok(StoreLockOutcome::HeldElsewhere { retry_in }) => {
+                    self.clock.sleep(retry_in).await;
+                    continue;
+                }
+                Err(error) => return self.acquire_without_store(resource, &error).await,
+            };
+            // Another holder may have saved between the load and the lock.
+            let result = match store.load(resource).await {
+                Ok(Some(token)) if usable(&token) => Ok(token),
+                _ => {
+                    let result = self.provider.token(resource).await;
+                    if let Ok(token) = &result
+                        && let Err(error) = store.save(resource, token, &lock).await
+                    {
+                        warn_store(resource, &error);
+                    }
+                    result
+                }
+            };
+            if let Err(error) = store.unlock(resource, lock).await {
+                warn_store(resource, &error);
+            }
+            return result;
+        }
+    }
+
+    async fn acquire_without_store(&self, resource: &Resource, error: &TokenStoreError) -> Result<AccessToken> {
+        warn_store(resource, error);
+        self.provider.token(resource).await
+    }
+
+    /// A stored token is taken when it is still usable (as if acquired now: the store's own expiry already ends
+    /// before the token's), is not the one the resource rejected, and expires later than the one this cache holds
+    /// (otherwise it is the same one, due for refresh).
+    fn is_newer(&self, token: &AccessToken, current: Option<&AccessToken>, rejected: Option<&AccessToken>) -> bool {
+        let now = self.clock.now();
+        let usable = now < self.cached_entry(token.clone(), now).usable_until;
+        let is_rejected = rejected.is_some_and(|r| r.secret().expose_secret() == token.secret().expose_secret());
+        usable && !is_rejected && current.is_none_or(|c| token.expires_on() > c.expires_on())
     }
 
     fn complete(&self, resource: &Resource, result: &Result<AccessToken>, acquired_at: SystemTime) {
@@ -221,6 +342,11 @@ impl Inner {
             }
         }
     }
+}
+
+fn warn_store(resource: &Resource, error: &TokenStoreError) {
+    let cause = std::error::Error::source(error).map(ToString::to_string).unwrap_or_default();
+    tracing::warn!(resource = %resource, error = %error, cause = %cause, "token store failed; acquiring without it");
 }
 
 /// Clears the flight of an acquisition dropped before it completed (unless disarmed by setting `inner` to `None`).
@@ -254,6 +380,8 @@ impl TokenProvider for TokenCache {
     }
 
     fn invalidate(&self, resource: &Resource, rejected: &AccessToken) {
+        let mut flights = self.inner.flights.lock().unwrap_or_else(PoisonError::into_inner);
+        flights.entry(resource.clone()).or_default().rejected = Some(rejected.clone());
         let mut tokens = self.inner.tokens.write().unwrap_or_else(PoisonError::into_inner);
         if tokens.get(resource).is_some_and(|cached| cached.token.is_same_as(rejected)) {
             tokens.remove(resource);
@@ -268,6 +396,7 @@ impl fmt::Debug for TokenCache {
         f.debug_struct("TokenCache")
             .field("provider", &self.inner.provider)
             .field("policy", &self.inner.policy)
+            .field("store", &self.inner.store)
             .field("cached_resources", &cached)
             .finish()
     }

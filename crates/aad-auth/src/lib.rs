@@ -11,6 +11,7 @@ mod provider;
 mod resource;
 #[cfg(feature = "test-util")]
 pub mod test_util;
+mod token_store;
 
 #[cfg(feature = "client-credentials")]
 mod authority;
@@ -39,7 +40,7 @@ mod transport_security;
 
 pub use aadsts::hint as aadsts_hint;
 pub use access_token::AccessToken;
-pub use cache::{RefreshPolicy, TokenCache};
+pub use cache::{RefreshPolicy, TokenCache, TokenCacheBuilder};
 pub use clock::{Clock, SystemClock};
 pub use error::{
     AudienceError, ChallengeError, ConfigError, CredentialError, DecodeError, Error, ProviderError, Result,
@@ -51,6 +52,7 @@ pub use resource::Resource;
 pub use retry::{Attempts, RetryPolicy};
 /// Re-exported so that secrets can be held without depending on `secrecy` directly.
 pub use secrecy::{ExposeSecret, SecretString};
+pub use token_store::{MemoryTokenStore, StoreLock, StoreLockOutcome, TokenStore, TokenStoreError};
 
 #[cfg(feature = "client-credentials")]
 pub use authority::{AuthorityHost, Tenant, TokenEndpoint};
