@@ -145,7 +145,7 @@ impl DefaultCredential {
             timeout: DEFAULT_TIMEOUT,
             probe_timeout: DEFAULT_PROBE_TIMEOUT,
             imds_endpoint: None,
-            retry: RetryPolicy::default(),
+            retry: RetryPolicy::token_requests(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -242,7 +242,7 @@ impl DefaultCredentialBuilder {
         self
     }
 
-    /// How failed requests of the chosen credential are retried (default [`RetryPolicy::default`]).
+    /// How failed requests of the chosen credential are retried (default [`RetryPolicy::token_requests`]).
     pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
         self.retry = retry;
         self
